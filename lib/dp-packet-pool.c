@@ -1,0 +1,205 @@
+/*
+ * Copyright (c) 2026 The ovs-vhost authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+
+#include "dp-packet-pool.h"
+
+#include "coverage.h"
+#include "dp-packet.h"
+#include "openvswitch/thread.h"
+#include "ovs-atomic.h"
+#include "ovs-thread.h"
+#include "util.h"
+
+COVERAGE_DEFINE(dp_packet_pool_grow);
+
+/* Packets a thread keeps for itself, and how many move between a thread and
+ * the shared list at a time. */
+#define CACHE_SIZE 256
+#define CACHE_BATCH 64
+
+/* One malloc() block per packet.  The dp_packet must come first: if OVS
+ * grows the packet, it becomes an ordinary malloc()ed dp_packet that
+ * dp_packet_delete() frees with free(). */
+struct pool_elem {
+    struct dp_packet packet;
+    struct dp_packet_pool *pool;
+    struct pool_elem *next;     /* In 'pool->free_list'. */
+    /* Headroom and data follow, aligned. */
+};
+
+struct pool_cache {
+    struct dp_packet_pool *pool;
+    size_t n;
+    struct pool_elem *elems[CACHE_SIZE];
+};
+
+struct dp_packet_pool {
+    size_t headroom;
+    size_t data_size;
+    size_t elem_size;
+    ovsthread_key_t cache_key;  /* Per-thread "struct pool_cache". */
+
+    struct ovs_mutex mutex;
+    struct pool_elem *free_list OVS_GUARDED;
+    atomic_size_t n_allocated;
+};
+
+static void pool_free(struct dp_packet *);
+
+static uint8_t *
+elem_buffer(struct pool_elem *elem)
+{
+    return (uint8_t *) elem + ROUND_UP(sizeof *elem, 64);
+}
+
+static void
+cache_flush(struct pool_cache *cache, size_t n)
+{
+    struct dp_packet_pool *pool = cache->pool;
+
+    ovs_mutex_lock(&pool->mutex);
+    while (n-- > 0 && cache->n > 0) {
+        struct pool_elem *elem = cache->elems[--cache->n];
+
+        elem->next = pool->free_list;
+        pool->free_list = elem;
+    }
+    ovs_mutex_unlock(&pool->mutex);
+}
+
+/* Returns a thread's cache to the shared list when the thread exits. */
+static void
+cache_destroy(void *cache_)
+{
+    struct pool_cache *cache = cache_;
+
+    cache_flush(cache, cache->n);
+    free(cache);
+}
+
+static struct pool_cache *
+cache_get(struct dp_packet_pool *pool)
+{
+    struct pool_cache *cache = ovsthread_getspecific(pool->cache_key);
+
+    if (OVS_UNLIKELY(!cache)) {
+        cache = xzalloc(sizeof *cache);
+        cache->pool = pool;
+        ovsthread_setspecific(pool->cache_key, cache);
+    }
+    return cache;
+}
+
+/* Moves up to CACHE_BATCH packets from the shared list into 'cache', making
+ * new ones if the list is empty. */
+static void
+cache_refill(struct pool_cache *cache)
+{
+    struct dp_packet_pool *pool = cache->pool;
+
+    ovs_mutex_lock(&pool->mutex);
+    while (cache->n < CACHE_BATCH && pool->free_list) {
+        struct pool_elem *elem = pool->free_list;
+
+        pool->free_list = elem->next;
+        cache->elems[cache->n++] = elem;
+    }
+    ovs_mutex_unlock(&pool->mutex);
+
+    if (!cache->n) {
+        COVERAGE_INC(dp_packet_pool_grow);
+        for (size_t i = 0; i < CACHE_BATCH; i++) {
+            struct pool_elem *elem = xmalloc(pool->elem_size);
+
+            elem->pool = pool;
+            cache->elems[cache->n++] = elem;
+        }
+        atomic_add_relaxed(&pool->n_allocated, CACHE_BATCH,
+                           &(size_t) { 0 });
+    }
+}
+
+struct dp_packet_pool *
+dp_packet_pool_create(size_t headroom, size_t data_size)
+{
+    struct dp_packet_pool *pool = xzalloc(sizeof *pool);
+
+    /* dp_packet counts its allocation in 16 bits. */
+    ovs_assert(headroom + data_size <= UINT16_MAX);
+
+    pool->headroom = headroom;
+    pool->data_size = data_size;
+    pool->elem_size = (ROUND_UP(sizeof(struct pool_elem), 64)
+                       + headroom + data_size);
+    ovsthread_key_create(&pool->cache_key, cache_destroy);
+    ovs_mutex_init(&pool->mutex);
+    atomic_init(&pool->n_allocated, 0);
+
+    /* Only this module makes DPBUF_POOL packets. */
+    dp_packet_pool_free_cb = pool_free;
+    return pool;
+}
+
+/* Returns an empty packet with the pool's headroom reserved.  Never fails:
+ * the pool grows instead. */
+struct dp_packet *
+dp_packet_pool_get(struct dp_packet_pool *pool)
+{
+    struct pool_cache *cache = cache_get(pool);
+    struct pool_elem *elem;
+    struct dp_packet *b;
+
+    if (OVS_UNLIKELY(!cache->n)) {
+        cache_refill(cache);
+    }
+    elem = cache->elems[--cache->n];
+
+    b = &elem->packet;
+    dp_packet_use(b, elem_buffer(elem), pool->headroom + pool->data_size);
+    b->source = DPBUF_POOL;
+    dp_packet_reserve(b, pool->headroom);
+    return b;
+}
+
+static void
+pool_free(struct dp_packet *b)
+{
+    struct pool_elem *elem = CONTAINER_OF(b, struct pool_elem, packet);
+    struct pool_cache *cache = cache_get(elem->pool);
+
+    if (OVS_UNLIKELY(cache->n == CACHE_SIZE)) {
+        cache_flush(cache, CACHE_BATCH);
+    }
+    cache->elems[cache->n++] = elem;
+}
+
+size_t
+dp_packet_pool_data_size(const struct dp_packet_pool *pool)
+{
+    return pool->data_size;
+}
+
+size_t
+dp_packet_pool_n_allocated(const struct dp_packet_pool *pool)
+{
+    size_t n;
+
+    atomic_read_relaxed(&CONST_CAST(struct dp_packet_pool *, pool)
+                        ->n_allocated, &n);
+    return n;
+}

@@ -1,0 +1,27 @@
+/*
+ * Copyright (c) 2026 The ovs-vhost authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef NETDEV_VHOST_H
+#define NETDEV_VHOST_H 1
+
+/* The "vhost" port type: a guest's virtio-net device attached to OVS's
+ * userspace datapath, with OVS as the vhost-user backend. */
+
+struct netdev_class;
+
+extern const struct netdev_class netdev_vhost_class;
+
+#endif /* netdev-vhost.h */

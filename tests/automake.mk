@@ -1,0 +1,72 @@
+# The test suite.
+#
+# tests/vhost-testsuite is an autotest suite built on Open vSwitch's own
+# test macros.  It runs in OVS's build tree (ovs/tests), against the
+# ovs-vswitchd we built, with real frontends: DPDK testpmd, QEMU with a Linux
+# guest, and our own ovs-vhost-frontend for exact and malformed cases.
+#
+# "make check" runs it and then OVS's own tests of the userspace datapath
+# and its PMD threads (dpif-netdev.at and pmd.at of the tarball), to show the
+# extension breaks nothing there.
+
+VHOST_TESTSUITE_AT = \
+	tests/vhost-testsuite.at \
+	tests/vhost-macros.at \
+	tests/vhost-port.at \
+	tests/vhost-traffic.at \
+	tests/vhost-protocol.at \
+	tests/vhost-testpmd.at \
+	tests/vhost-qemu.at
+EXTRA_DIST += $(VHOST_TESTSUITE_AT)
+
+VHOST_TESTSUITE = tests/vhost-testsuite
+
+# Where the test guest's kernel and initrd are kept.
+VHOST_GUEST_DIR = $(abs_builddir)/guest
+
+tests/package.m4: $(top_srcdir)/configure.ac
+	$(AM_V_GEN){ \
+	  echo '# Signature of the current package.'; \
+	  echo 'm4_define([AT_PACKAGE_NAME],      [$(PACKAGE_NAME)])'; \
+	  echo 'm4_define([AT_PACKAGE_TARNAME],   [$(PACKAGE_TARNAME)])'; \
+	  echo 'm4_define([AT_PACKAGE_VERSION],   [$(PACKAGE_VERSION)])'; \
+	  echo 'm4_define([AT_PACKAGE_STRING],    [$(PACKAGE_STRING)])'; \
+	  echo 'm4_define([AT_PACKAGE_BUGREPORT], [$(PACKAGE_BUGREPORT)])'; \
+	} > $@
+CLEANFILES += tests/package.m4
+
+$(VHOST_TESTSUITE): tests/package.m4 $(VHOST_TESTSUITE_AT) ovs/Makefile
+	$(AM_V_GEN)$(AUTOM4TE) --language=autotest -I tests -I $(srcdir) \
+	    -I ovs -o $@.tmp $(srcdir)/tests/vhost-testsuite.at && mv $@.tmp $@
+CLEANFILES += $(VHOST_TESTSUITE)
+
+$(VHOST_GUEST_DIR)/vmlinux:
+	$(AM_V_GEN)$(srcdir)/utilities/ovs-vhost-guest build $(VHOST_GUEST_DIR)
+
+# Runs our suite.  TESTSUITEFLAGS picks tests, e.g. -k testpmd or 3-7 (it
+# applies to our suite only).
+check-vhost: all $(VHOST_TESTSUITE) $(VHOST_GUEST_DIR)/vmlinux
+	$(SHELL) '$(abs_builddir)/$(VHOST_TESTSUITE)' -C ovs/tests \
+	    AUTOTEST_PATH='utilities:vswitchd:ovsdb:vtep:tests' \
+	    VHOST_SRCDIR='$(abs_srcdir)' VHOST_GUEST_DIR='$(VHOST_GUEST_DIR)' \
+	    $(TESTSUITEFLAGS)
+
+# Runs OVS's own tests of the userspace datapath (dpif-netdev.at) and of its
+# PMD threads (pmd.at) against this build.
+check-upstream: all
+	+$(OVS_MAKE) check TESTSUITEFLAGS="`ovs/tests/testsuite --list | \
+	    awk '$$2 ~ /^(dpif-netdev|pmd)\.at:/ { sub(":", "", $$1); print $$1 }' | \
+	    tr '\n' ' '`"
+
+# Both, whatever the first one says, then one line of totals.
+check-local:
+	@rm -f ovs/tests/vhost-testsuite.log ovs/tests/testsuite.log; \
+	status=0; \
+	$(MAKE) $(AM_MAKEFLAGS) check-vhost || status=1; \
+	$(MAKE) $(AM_MAKEFLAGS) check-upstream || status=1; \
+	$(SHELL) $(srcdir)/tests/summary ovs/tests/vhost-testsuite.log \
+	    ovs/tests/testsuite.log; \
+	exit $$status
+EXTRA_DIST += tests/summary
+
+.PHONY: check-vhost check-upstream
