@@ -242,15 +242,17 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
     ovs_spin_lock(&vring->lock);
     if (want) {
         struct virtq *vq = &vring->vq;
-        bool was_running = vring->running;
-        uint16_t last_avail = was_running ? vq->last_avail_idx : vring->base;
+        /* A ring that ran in this session (even if it broke since) goes on
+         * from where it is; one that did not starts at its base. */
+        uint16_t last_avail = vring->attached ? vq->last_avail_idx
+                                              : vring->base;
 
         error = virtq_attach(vq, dev->mem, vring->size, &vring->addrs, errp);
         if (!error) {
             vq->event_idx = dev->features & BIT(VIRTIO_RING_F_EVENT_IDX);
             vq->indirect = dev->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
             vq->call_fd = vring->call_fd;
-            if (!was_running && vq->used_idx != last_avail) {
+            if (!vring->attached && vq->used_idx != last_avail) {
                 /* We complete every buffer we take before we let go of the
                  * ring, so the used index is where we stopped; a frontend
                  * that restarted (DPDK virtio-user reconnecting) may not
@@ -270,10 +272,10 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
             vring->params.mergeable
                 = dev->features & BIT(VIRTIO_NET_F_MRG_RXBUF);
         }
-        vring->running = !error;
-    } else if (vring->running) {
+        vring->running = vring->attached = !error;
+    } else if (vring->attached) {
         vring->base = vring->vq.last_avail_idx;
-        vring->running = false;
+        vring->running = vring->attached = false;
     }
     atomic_store_relaxed(&vring->running_hint, vring->running);
     ovs_spin_unlock(&vring->lock);
@@ -302,7 +304,7 @@ static void
 vring_reset(struct vhost_vring *vring)
 {
     ovs_spin_lock(&vring->lock);
-    vring->running = false;
+    vring->running = vring->attached = false;
     atomic_store_relaxed(&vring->running_hint, false);
     vring->vq.call_fd = -1;
     ovs_spin_unlock(&vring->lock);

@@ -157,6 +157,9 @@ struct vhost_vring {
     struct vhost_net_params params OVS_GUARDED;
     struct vhost_queue_stats stats OVS_GUARDED;
     bool running OVS_GUARDED;   /* The data path may use 'vq'. */
+    bool attached OVS_GUARDED;  /* 'vq' holds this session's state: set
+                                 * when the ring starts, kept if the data
+                                 * path stops it for a broken ring. */
     atomic_bool running_hint;   /* 'running', to read without the lock. */
 
     /* Protocol state, used only by the protocol code. */

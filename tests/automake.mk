@@ -14,6 +14,8 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-macros.at \
 	tests/vhost-port.at \
 	tests/vhost-traffic.at \
+	tests/vhost-virtq.at \
+	tests/vhost-memory.at \
 	tests/vhost-protocol.at \
 	tests/vhost-testpmd.at \
 	tests/vhost-qemu.at
