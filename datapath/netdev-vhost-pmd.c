@@ -142,6 +142,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     enum virtq_error error = VIRTQ_OK;
     struct vhost_vring *vring = NULL;
     bool sent = false;
+    int retries_max;
     bool up;
     int pair;
 
@@ -151,10 +152,11 @@ netdev_vhost_send(struct netdev *netdev, int qid,
         vring = vhost_user_get_vring(&nv->dev, 2 * pair);
     }
     if (OVS_LIKELY(vring && vhost_vring_is_running(vring))) {
+        atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
         ovs_spin_lock(&vring->lock);
         if (OVS_LIKELY(vring->running)) {
             error = vhost_net_enqueue(&vring->vq, &vring->params, batch,
-                                      &vring->stats);
+                                      retries_max, &vring->stats);
             if (OVS_UNLIKELY(error)) {
                 vhost_vring_stop(vring);
             }

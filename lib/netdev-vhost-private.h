@@ -39,6 +39,9 @@ struct dp_packet_pool;
  * port.  Never taken by PMD threads. */
 extern struct ovs_mutex netdev_vhost_mutex;
 
+/* All "vhost" ports, linked by 'list_node'. */
+extern struct ovs_list netdev_vhost_ports OVS_GUARDED_BY(netdev_vhost_mutex);
+
 struct netdev_vhost {
     struct netdev up;
 
@@ -70,6 +73,9 @@ struct netdev_vhost {
      * to, or -1 if none is running.  Rebuilt by netdev_vhost_map_txqs();
      * read by PMD threads. */
     atomic_int *txq_map;
+
+    /* options:tx-retries-max. */
+    atomic_int tx_retries_max;
 
     /* NETDEV_UP in 'flags': an administratively down port neither sends
      * nor receives. */

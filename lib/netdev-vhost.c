@@ -63,9 +63,8 @@ COVERAGE_DEFINE(netdev_vhost_bad_msg);
 
 struct ovs_mutex netdev_vhost_mutex = OVS_MUTEX_INITIALIZER;
 
-/* All "vhost" ports, for the vhost_ctl thread. */
-static struct ovs_list vhost_ports OVS_GUARDED_BY(netdev_vhost_mutex)
-    = OVS_LIST_INITIALIZER(&vhost_ports);
+struct ovs_list netdev_vhost_ports OVS_GUARDED_BY(netdev_vhost_mutex)
+    = OVS_LIST_INITIALIZER(&netdev_vhost_ports);
 
 /* Changed to wake the vhost_ctl thread. */
 static struct seq *vhost_ctl_seq;
@@ -364,7 +363,7 @@ vhost_ctl_main(void *arg OVS_UNUSED)
 
         ovs_mutex_lock(&netdev_vhost_mutex);
         seq = seq_read(vhost_ctl_seq);
-        LIST_FOR_EACH (nv, list_node, &vhost_ports) {
+        LIST_FOR_EACH (nv, list_node, &netdev_vhost_ports) {
             int n = run_session(nv);
 
             run_renotify(nv);
@@ -435,6 +434,7 @@ netdev_vhost_construct(struct netdev *netdev)
     nv->flags = NETDEV_UP | NETDEV_PROMISC;
     nv->renotify_at = LLONG_MAX;
     atomic_init(&nv->admin_up, true);
+    atomic_init(&nv->tx_retries_max, VHOST_TX_RETRIES_DEFAULT);
     nv->requested_n_txq = netdev->n_txq;
     nv->requested_n_rxq = netdev->n_rxq;
     nv->txq_map = xmalloc(sizeof *nv->txq_map);
@@ -443,7 +443,7 @@ netdev_vhost_construct(struct netdev *netdev)
     atomic_init(&nv->ring_broke, false);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
-    ovs_list_push_back(&vhost_ports, &nv->list_node);
+    ovs_list_push_back(&netdev_vhost_ports, &nv->list_node);
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
 }
@@ -479,6 +479,11 @@ netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
         smap_add(args, nv->server ? "vhost-listen-path" : "vhost-server-path",
                  nv->socket_path);
     }
+    int retries_max;
+    atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
+    if (retries_max != VHOST_TX_RETRIES_DEFAULT) {
+        smap_add_format(args, "tx-retries-max", "%d", retries_max);
+    }
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
 }
@@ -491,16 +496,27 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     const char *name = netdev_get_name(netdev);
     const char *server_path = smap_get(args, "vhost-server-path");
     const char *listen_path = smap_get(args, "vhost-listen-path");
+    const char *retries = smap_get(args, "tx-retries-max");
     const struct smap_node *node;
     bool server = !server_path;
+    int retries_max;
     char *path;
     int error = 0;
 
     SMAP_FOR_EACH (node, args) {
         if (strcmp(node->key, "vhost-server-path")
-            && strcmp(node->key, "vhost-listen-path")) {
+            && strcmp(node->key, "vhost-listen-path")
+            && strcmp(node->key, "tx-retries-max")) {
             VLOG_WARN("%s: ignoring unknown option \"%s\"", name, node->key);
         }
+    }
+    retries_max = VHOST_TX_RETRIES_DEFAULT;
+    if (retries && (!str_to_int(retries, 10, &retries_max)
+                    || retries_max < 0
+                    || retries_max > VHOST_TX_RETRIES_MAX)) {
+        *errp = xasprintf("%s: tx-retries-max \"%s\" is not a number from "
+                          "0 to %d", name, retries, VHOST_TX_RETRIES_MAX);
+        return EINVAL;
     }
     if (server_path && listen_path) {
         *errp = xasprintf("%s: set vhost-server-path (OVS connects to the "
@@ -515,6 +531,8 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     path = (server_path ? xstrdup(server_path)
             : listen_path ? xstrdup(listen_path)
             : xasprintf("%s/%s", ovs_rundir(), name));
+
+    atomic_store_relaxed(&nv->tx_retries_max, retries_max);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (!nv->sock || server != nv->server || strcmp(path, nv->socket_path)) {
@@ -711,6 +729,7 @@ sum_ring_stats(struct netdev_vhost *nv, struct vhost_queue_stats *rx,
         sum->packets += vring->stats.packets;
         sum->bytes += vring->stats.bytes;
         sum->notifications += vring->stats.notifications;
+        sum->retries += vring->stats.retries;
         for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
             sum->drops[r] += vring->stats.drops[r];
         }
@@ -828,6 +847,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
             add_counter(cs, &allocated, tx.drops[r], "tx_%s_drops", reason);
         }
     }
+    add_counter(cs, &allocated, tx.retries, "tx_retries");
     return 0;
 }
 

@@ -34,6 +34,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 COVERAGE_DEFINE(vhost_ring_avail_idx);
 COVERAGE_DEFINE(vhost_ring_head);
+COVERAGE_DEFINE(vhost_ring_unterminated);
 COVERAGE_DEFINE(vhost_desc_next);
 COVERAGE_DEFINE(vhost_desc_loop);
 COVERAGE_DEFINE(vhost_desc_addr);
@@ -70,6 +71,8 @@ count_virtq_error(enum virtq_error error)
     switch (error) {
     case VIRTQ_ERR_AVAIL_IDX: COVERAGE_INC(vhost_ring_avail_idx); break;
     case VIRTQ_ERR_HEAD: COVERAGE_INC(vhost_ring_head); break;
+    case VIRTQ_ERR_UNTERMINATED: COVERAGE_INC(vhost_ring_unterminated);
+        break;
     case VIRTQ_ERR_NEXT: COVERAGE_INC(vhost_desc_next); break;
     case VIRTQ_ERR_LOOP: COVERAGE_INC(vhost_desc_loop); break;
     case VIRTQ_ERR_ADDR: COVERAGE_INC(vhost_desc_addr); break;
@@ -79,36 +82,33 @@ count_virtq_error(enum virtq_error error)
         break;
     case VIRTQ_ERR_TOO_LONG: COVERAGE_INC(vhost_desc_too_long); break;
     case VIRTQ_OK:
+    case VIRTQ_EMPTY:
     case N_VIRTQ_ERRORS:
         break;
     }
 }
 
-/* Logs and counts a descriptor chain that broke a rule. */
+/* Logs and counts a descriptor chain, or a ring, that broke a rule. */
 static void
-log_chain_error(const struct vhost_net_params *p, enum virtq_error error,
-                uint16_t head)
+log_chain_error(const struct virtq *vq, const struct vhost_net_params *p,
+                enum virtq_error error, const struct virtq_chain *chain)
 {
     count_virtq_error(error);
-    if (virtq_error_is_fatal(error)) {
-        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: %s",
-                     p->name, p->vring, virtq_error_to_string(error));
+    if (error == VIRTQ_ERR_AVAIL_IDX) {
+        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: avail index "
+                     "moved from %"PRIu16" to %"PRIu16", more than the ring "
+                     "size %"PRIu16, p->name, p->vring, vq->avail.idx,
+                     vq->avail_idx, vq->size);
+    } else if (virtq_error_is_fatal(error)) {
+        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: %s (at "
+                     "%"PRIu16")", p->name, p->vring,
+                     virtq_error_to_string(error), vq->avail.idx);
     } else {
         VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped packet: %s "
-                     "(head %"PRIu16")", p->name, p->vring,
-                     virtq_error_to_string(error), head);
+                     "(%s %"PRIu16")", p->name, p->vring,
+                     virtq_error_to_string(error),
+                     vq->packed ? "buffer id" : "head", chain->id);
     }
-}
-
-static void
-log_avail_error(const struct virtq *vq, const struct vhost_net_params *p,
-                uint16_t avail_idx)
-{
-    COVERAGE_INC(vhost_ring_avail_idx);
-    VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: avail index moved "
-                 "from %"PRIu16" to %"PRIu16", more than the ring size "
-                 "%"PRIu32, p->name, p->vring, vq->last_avail_idx,
-                 avail_idx, vq->vring.num);
 }
 
 /* Copies 'len' bytes that start 'offset' bytes into the 'n' segments 'segs'
@@ -230,33 +230,29 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
                   struct dp_packet_pool *pool, struct dp_packet_batch *batch,
                   struct vhost_queue_stats *stats)
 {
+    enum virtq_error error = VIRTQ_OK;
     struct virtq_chain chain;
-    enum virtq_error error;
-    uint16_t n, i;
 
-    error = virtq_avail_count(vq, &n);
-    if (OVS_UNLIKELY(error)) {
-        log_avail_error(vq, p, n);
-        return error;
-    }
-    n = MIN(n, NETDEV_MAX_BURST);
-
-    for (i = 0; i < n; i++) {
+    for (int i = 0; i < NETDEV_MAX_BURST; i++) {
         struct dp_packet *packet;
 
-        error = virtq_get_chain(vq, i, false, &chain);
-        if (OVS_UNLIKELY(error)) {
-            log_chain_error(p, error, chain.head);
+        error = virtq_next_chain(vq, false, &chain);
+        if (error == VIRTQ_EMPTY) {
+            error = VIRTQ_OK;
+            break;
+        } else if (OVS_UNLIKELY(error)) {
+            log_chain_error(vq, p, error, &chain);
             if (virtq_error_is_fatal(error)) {
                 break;
             }
             drop(stats, VHOST_DROP_BAD_DESCRIPTOR);
-            virtq_used_add(vq, chain.head, 0);
+            virtq_used_add(vq, chain.id, chain.n_descs, 0);
+            error = VIRTQ_OK;
             continue;
         }
 
         packet = chain_to_packet(&chain, p, pool, stats);
-        virtq_used_add(vq, chain.head, 0);
+        virtq_used_add(vq, chain.id, chain.n_descs, 0);
         if (packet) {
             stats->packets++;
             stats->bytes += dp_packet_size(packet);
@@ -264,113 +260,118 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
         }
     }
 
-    virtq_consume(vq, i);
     publish_and_notify(vq, stats);
-    return i < n ? error : VIRTQ_OK;
+    return error;
 }
 
-/* Where one packet's copy into the guest's receive buffers stands. */
+/* Where the copy of a batch into the guest's receive buffers stands. */
 struct enqueue_ctx {
     struct virtq *vq;
     const struct vhost_net_params *p;
     struct vhost_queue_stats *stats;
-    uint16_t taken;             /* Chains used in this batch so far. */
-    uint16_t avail;             /* Chains available in this batch. */
     enum virtq_error error;     /* Fatal error, if any. */
 };
 
-/* Walks the next available chain into 'chain'.  Returns false if there is
- * none (the ring is full, counted) or the ring broke ('ctx->error'). */
-static bool
-enqueue_next_chain(struct enqueue_ctx *ctx, struct virtq_chain *chain)
-{
-    if (ctx->taken == ctx->avail) {
-        ctx->error = virtq_avail_count(ctx->vq, &ctx->avail);
-        if (ctx->error) {
-            log_avail_error(ctx->vq, ctx->p, ctx->avail);
-            return false;
-        }
-        if (ctx->taken == ctx->avail) {
-            COVERAGE_INC(vhost_tx_ring_full);
-            drop(ctx->stats, VHOST_DROP_RING_FULL);
-            return false;
-        }
-    }
+/* What became of one packet. */
+enum enqueue_result {
+    ENQUEUE_SENT,
+    ENQUEUE_DROPPED,            /* Counted. */
+    ENQUEUE_NO_ROOM,            /* The ring is full: nothing taken, not yet
+                                 * counted. */
+};
 
-    enum virtq_error error = virtq_get_chain(ctx->vq, ctx->taken, true,
-                                             chain);
-    if (OVS_UNLIKELY(error)) {
-        log_chain_error(ctx->p, error, chain->head);
+/* Takes the next available chain into 'chain'.  Returns VIRTQ_OK, or why
+ * not: VIRTQ_EMPTY (the ring is full), a bad chain (counted and taken: the
+ * caller gives it back with a used entry), or a fatal error (counted, and
+ * stored in 'ctx->error'). */
+static enum virtq_error
+enqueue_take_chain(struct enqueue_ctx *ctx, struct virtq_chain *chain)
+{
+    enum virtq_error error = virtq_next_chain(ctx->vq, true, chain);
+
+    if (OVS_LIKELY(!error) || error == VIRTQ_EMPTY) {
+        return error;
+    } else {
+        log_chain_error(ctx->vq, ctx->p, error, chain);
+        drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
         if (virtq_error_is_fatal(error)) {
             ctx->error = error;
-            return false;
         }
-        /* Give the bad buffer back, empty, and drop the packet. */
-        drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
-        virtq_used_add(ctx->vq, chain->head, 0);
-        ctx->taken++;
-        return false;
     }
-    return true;
+    return error;
 }
 
 /* Copies 'packet' into the next available chain, which must be large enough
  * for it: the guest did not negotiate mergeable buffers.  Returns true if
  * the packet went to the guest, otherwise counts why not. */
-static bool
+static enum enqueue_result
 enqueue_one(struct enqueue_ctx *ctx, const struct dp_packet *packet)
 {
     const struct vhost_net_params *p = ctx->p;
+    struct virtq_pos start = virtq_tell(ctx->vq);
     uint32_t size = dp_packet_size(packet);
     struct virtio_net_hdr_v1 hdr;
     struct virtq_chain chain;
+    enum virtq_error error;
 
-    if (!enqueue_next_chain(ctx, &chain)) {
-        return false;
+    error = enqueue_take_chain(ctx, &chain);
+    if (OVS_UNLIKELY(error)) {
+        if (error == VIRTQ_EMPTY) {
+            return ENQUEUE_NO_ROOM;
+        } else if (!virtq_error_is_fatal(error)) {
+            /* Give the bad buffer back, empty. */
+            virtq_used_add(ctx->vq, chain.id, chain.n_descs, 0);
+        }
+        return ENQUEUE_DROPPED;
     }
     if (OVS_UNLIKELY(chain.len < p->hdr_len + size)) {
         /* Leave the buffer to the guest for a packet that fits. */
+        virtq_rewind(ctx->vq, start);
         COVERAGE_INC(vhost_tx_oversize);
         drop(ctx->stats, VHOST_DROP_OVERSIZE);
         VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-byte "
                      "packet: the guest's %"PRIu32"-byte receive buffers "
                      "are too small", p->name, p->vring, size, chain.len);
-        return false;
+        return ENQUEUE_DROPPED;
     }
 
     virtio_net_hdr_from_packet(packet, &hdr);
     hdr.num_buffers = htole16(1);
     segs_write(chain.segs, 0, &hdr, p->hdr_len);
     segs_write(chain.segs, p->hdr_len, dp_packet_data(packet), size);
-    virtq_used_add(ctx->vq, chain.head, p->hdr_len + size);
-    ctx->taken++;
-    return true;
+    virtq_used_add(ctx->vq, chain.id, chain.n_descs, p->hdr_len + size);
+    return ENQUEUE_SENT;
 }
+
+/* A receive buffer that holds part of a packet. */
+struct merged_buffer {
+    uint16_t id;
+    uint16_t n_descs;
+    uint32_t len;
+};
 
 /* Copies 'packet' into as many of the next available chains as it needs
  * (mergeable receive buffers).  As enqueue_one(). */
-static bool
+static enum enqueue_result
 enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
 {
     const struct vhost_net_params *p = ctx->p;
-    struct {
-        uint16_t head;
-        uint32_t len;
-    } used[MAX_MERGED_BUFFERS];
+    struct merged_buffer bufs[MAX_MERGED_BUFFERS];
     /* The first chain's segments that hold the header: its 'num_buffers' is
      * known only at the end. */
     struct virtq_seg hdr_segs[sizeof(struct virtio_net_hdr_v1)];
+    struct virtq_pos start = virtq_tell(ctx->vq);
     const uint8_t *data = dp_packet_data(packet);
     uint32_t left = dp_packet_size(packet);
-    uint16_t start = ctx->taken;
     struct virtio_net_hdr_v1 hdr;
     struct virtq_chain chain;
-    size_t n_used = 0;
+    size_t n_bufs = 0;
 
-    while (!n_used || left) {
+    while (!n_bufs || left) {
+        enum virtq_error error;
         uint32_t offset, n;
 
-        if (OVS_UNLIKELY(n_used == MAX_MERGED_BUFFERS)) {
+        if (OVS_UNLIKELY(n_bufs == MAX_MERGED_BUFFERS)) {
             COVERAGE_INC(vhost_tx_oversize);
             drop(ctx->stats, VHOST_DROP_OVERSIZE);
             VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-"
@@ -378,26 +379,27 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
                          "receive buffers", p->name, p->vring,
                          dp_packet_size(packet), MAX_MERGED_BUFFERS);
             /* The buffers we wrote into stay available, unused. */
-            ctx->taken = start;
-            return false;
+            virtq_rewind(ctx->vq, start);
+            return ENQUEUE_DROPPED;
         }
 
-        if (!enqueue_next_chain(ctx, &chain)) {
-            if (ctx->taken != start + n_used) {
-                /* A bad chain, already given back.  The guest reads one
-                 * packet's buffers from consecutive used entries, so the
-                 * ones before it cannot wait for the next packet: give
-                 * them back empty too. */
-                for (size_t i = 0; i < n_used; i++) {
-                    virtq_used_add(ctx->vq, used[i].head, 0);
-                }
-            } else {
-                ctx->taken = start;
+        error = enqueue_take_chain(ctx, &chain);
+        if (OVS_UNLIKELY(error)) {
+            if (error == VIRTQ_EMPTY || virtq_error_is_fatal(error)) {
+                virtq_rewind(ctx->vq, start);
+                return (error == VIRTQ_EMPTY
+                        ? ENQUEUE_NO_ROOM : ENQUEUE_DROPPED);
             }
-            return false;
+            /* The bad chain is taken.  Used entries go in ring order, so
+             * the buffers taken before it go back too, empty. */
+            for (size_t i = 0; i < n_bufs; i++) {
+                virtq_used_add(ctx->vq, bufs[i].id, bufs[i].n_descs, 0);
+            }
+            virtq_used_add(ctx->vq, chain.id, chain.n_descs, 0);
+            return ENQUEUE_DROPPED;
         }
 
-        if (!n_used) {
+        if (!n_bufs) {
             if (OVS_UNLIKELY(chain.len < p->hdr_len)) {
                 COVERAGE_INC(vhost_desc_too_short);
                 drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
@@ -405,9 +407,8 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
                              "%"PRIu32"-byte receive buffer cannot hold the "
                              "virtio-net header", p->name, p->vring,
                              chain.len);
-                virtq_used_add(ctx->vq, chain.head, 0);
-                ctx->taken++;
-                return false;
+                virtq_used_add(ctx->vq, chain.id, chain.n_descs, 0);
+                return ENQUEUE_DROPPED;
             }
             for (uint32_t i = 0, got = 0; got < p->hdr_len; i++) {
                 hdr_segs[i] = chain.segs[i];
@@ -422,52 +423,70 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
         segs_write(chain.segs, offset, data, n);
         data += n;
         left -= n;
-        used[n_used].head = chain.head;
-        used[n_used].len = offset + n;
-        n_used++;
-        ctx->taken++;
+        bufs[n_bufs].id = chain.id;
+        bufs[n_bufs].n_descs = chain.n_descs;
+        bufs[n_bufs].len = offset + n;
+        n_bufs++;
     }
 
     virtio_net_hdr_from_packet(packet, &hdr);
-    hdr.num_buffers = htole16(n_used);
+    hdr.num_buffers = htole16(n_bufs);
     segs_write(hdr_segs, 0, &hdr, p->hdr_len);
-    for (size_t i = 0; i < n_used; i++) {
-        virtq_used_add(ctx->vq, used[i].head, used[i].len);
+    for (size_t i = 0; i < n_bufs; i++) {
+        virtq_used_add(ctx->vq, bufs[i].id, bufs[i].n_descs, bufs[i].len);
     }
-    return true;
+    return ENQUEUE_SENT;
 }
 
 /* Copies the packets in 'batch' into the guest's receive buffers on 'vq'.
- * Packets that do not fit are counted as dropped.  The caller still owns
+ * Packets that do not fit are counted as dropped.  When the ring fills up
+ * after some packets went in, the guest is shown what it got and the ring
+ * is tried again, at most 'retries_max' times in all (OVS's tx-retries-max
+ * for vhost ports): a guest that is draining the ring gets the rest of the
+ * batch, one that is not costs no more than one try.  The caller still owns
  * 'batch'.  Returns VIRTQ_OK, or a fatal error after which the caller must
  * stop using the ring. */
 enum virtq_error
 vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
-                  struct dp_packet_batch *batch,
+                  struct dp_packet_batch *batch, int retries_max,
                   struct vhost_queue_stats *stats)
 {
     struct enqueue_ctx ctx = {
         .vq = vq, .p = p, .stats = stats, .error = VIRTQ_OK,
     };
-    struct dp_packet *packet;
+    size_t n = dp_packet_batch_size(batch);
+    bool progress = false;
+    int retries = 0;
 
-    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
-        bool sent = (p->mergeable
-                     ? enqueue_merged(&ctx, packet)
-                     : enqueue_one(&ctx, packet));
+    for (size_t i = 0; i < n; ) {
+        const struct dp_packet *packet = batch->packets[i];
+        enum enqueue_result result = (p->mergeable
+                                      ? enqueue_merged(&ctx, packet)
+                                      : enqueue_one(&ctx, packet));
 
-        if (sent) {
+        if (OVS_LIKELY(result == ENQUEUE_SENT)) {
             stats->packets++;
             stats->bytes += dp_packet_size(packet);
+            progress = true;
+        } else if (result == ENQUEUE_NO_ROOM) {
+            if (progress && retries < retries_max) {
+                retries++;
+                stats->retries++;
+                progress = false;
+                publish_and_notify(vq, stats);
+                continue;
+            }
+            COVERAGE_ADD(vhost_tx_ring_full, n - i);
+            stats->drops[VHOST_DROP_RING_FULL] += n - i;
+            break;
         } else if (OVS_UNLIKELY(ctx.error)) {
             /* The ring is broken: the rest of the batch goes nowhere. */
-            stats->drops[VHOST_DROP_BAD_DESCRIPTOR]
-                += dp_packet_batch_size(batch) - i;
+            stats->drops[VHOST_DROP_BAD_DESCRIPTOR] += n - i - 1;
             break;
         }
+        i++;
     }
 
-    virtq_consume(vq, ctx.taken);
     publish_and_notify(vq, stats);
     return ctx.error;
 }

@@ -65,6 +65,8 @@ struct vhost_queue_stats {
     uint64_t packets;
     uint64_t bytes;
     uint64_t notifications;     /* Interrupts we raised in the guest. */
+    uint64_t retries;           /* Times a full receive ring was tried
+                                 * again (see vhost_net_enqueue()). */
     uint64_t drops[N_VHOST_DROP_REASONS];
 };
 
@@ -81,9 +83,13 @@ enum virtq_error vhost_net_dequeue(struct virtq *,
                                    struct dp_packet_pool *,
                                    struct dp_packet_batch *,
                                    struct vhost_queue_stats *);
+/* The default and the largest 'tx-retries-max', as OVS's vhost ports. */
+#define VHOST_TX_RETRIES_DEFAULT 8
+#define VHOST_TX_RETRIES_MAX 32
+
 enum virtq_error vhost_net_enqueue(struct virtq *,
                                    const struct vhost_net_params *,
-                                   struct dp_packet_batch *,
+                                   struct dp_packet_batch *, int retries_max,
                                    struct vhost_queue_stats *);
 
 #endif /* vhost-net-rxtx.h */

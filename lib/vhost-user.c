@@ -54,6 +54,8 @@ vhost_user_offered_features(void)
             | BIT(VIRTIO_F_ANY_LAYOUT)
             | BIT(VIRTIO_RING_F_INDIRECT_DESC)
             | BIT(VIRTIO_RING_F_EVENT_IDX)
+            | BIT(VIRTIO_F_RING_PACKED)
+            | BIT(VIRTIO_F_IN_ORDER)
             | BIT(VIRTIO_NET_F_MRG_RXBUF)
             | BIT(VIRTIO_NET_F_MQ)
             | BIT(VIRTIO_NET_F_CTRL_VQ)
@@ -242,28 +244,32 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
     ovs_spin_lock(&vring->lock);
     if (want) {
         struct virtq *vq = &vring->vq;
+        bool packed = dev->features & BIT(VIRTIO_F_RING_PACKED);
         /* A ring that ran in this session (even if it broke since) goes on
          * from where it is; one that did not starts at its base. */
-        uint16_t last_avail = vring->attached ? vq->last_avail_idx
-                                              : vring->base;
+        uint32_t base = vring->attached ? virtq_get_base(vq) : vring->base;
 
-        error = virtq_attach(vq, dev->mem, vring->size, &vring->addrs, errp);
+        error = virtq_attach(vq, dev->mem, packed, vring->size,
+                             &vring->addrs, errp);
         if (!error) {
             vq->event_idx = dev->features & BIT(VIRTIO_RING_F_EVENT_IDX);
             vq->indirect = dev->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
             vq->call_fd = vring->call_fd;
-            if (!vring->attached && vq->used_idx != last_avail) {
+            if (!packed && !vring->attached
+                && virtq_guest_used_idx(vq) != base) {
                 /* We complete every buffer we take before we let go of the
                  * ring, so the used index is where we stopped; a frontend
                  * that restarted (DPDK virtio-user reconnecting) may not
                  * know that. */
                 COVERAGE_INC(vhost_user_ring_resync);
                 VLOG_INFO("%s: virtqueue %"PRIu16": resuming at used index "
-                          "%"PRIu16" instead of %"PRIu16, dev->name,
-                          vring->index, vq->used_idx, last_avail);
-                last_avail = vq->used_idx;
+                          "%"PRIu16" instead of %"PRIu32, dev->name,
+                          vring->index, virtq_guest_used_idx(vq), base);
+                base = virtq_guest_used_idx(vq);
             }
-            vq->last_avail_idx = last_avail;
+            error = virtq_set_base(vq, base, errp);
+        }
+        if (!error) {
             virtq_disable_kicks(vq);
 
             vring->params.name = dev->name;
@@ -274,7 +280,7 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
         }
         vring->running = vring->attached = !error;
     } else if (vring->attached) {
-        vring->base = vring->vq.last_avail_idx;
+        vring->base = virtq_get_base(&vring->vq);
         vring->running = vring->attached = false;
     }
     atomic_store_relaxed(&vring->running_hint, vring->running);
@@ -432,9 +438,12 @@ handle_set_vring_num(struct handler_ctx *ctx)
 {
     uint32_t num = ctx->msg->payload.state.num;
 
-    if (!num || num > VIRTQ_MAX_SIZE || !is_pow2(num)) {
-        return refuse(ctx, "virtqueue %"PRIu16": size %"PRIu32" is not a "
-                      "power of 2 up to %d", ctx->vring->index, num,
+    bool packed = ctx->dev->features & BIT(VIRTIO_F_RING_PACKED);
+
+    if (!virtq_valid_size(packed, num)) {
+        return refuse(ctx, "virtqueue %"PRIu16": size %"PRIu32" is not %s "
+                      "up to %d", ctx->vring->index, num,
+                      packed ? "between 1 and" : "a power of 2",
                       VIRTQ_MAX_SIZE);
     }
     if (ctx->vring->started) {
@@ -468,7 +477,9 @@ handle_set_vring_base(struct handler_ctx *ctx)
 {
     uint32_t num = ctx->msg->payload.state.num;
 
-    if (num > UINT16_MAX) {
+    /* A packed ring's base has the used position in its upper half. */
+    if (num > UINT16_MAX
+        && !(ctx->dev->features & BIT(VIRTIO_F_RING_PACKED))) {
         return refuse(ctx, "virtqueue %"PRIu16": base %"PRIu32" is out of "
                       "range", ctx->vring->index, num);
     }

@@ -167,7 +167,7 @@ struct vhost_vring {
     uint16_t size;              /* SET_VRING_NUM, 0 if not yet. */
     bool has_addrs;
     struct virtq_addrs addrs;   /* SET_VRING_ADDR. */
-    uint16_t base;              /* Avail index to start from. */
+    uint32_t base;              /* Where to start: see virtq_set_base(). */
     bool started;               /* KICK seen, no GET_VRING_BASE since. */
     bool enabled;               /* SET_VRING_ENABLE. */
     int kick_fd;

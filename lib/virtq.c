@@ -20,8 +20,10 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "openvswitch/dynamic-string.h"
 #include "util.h"
 
 /* Ring memory is little-endian (VIRTIO_F_VERSION_1, and legacy guests on
@@ -33,9 +35,12 @@ virtq_error_to_string(enum virtq_error error)
 {
     switch (error) {
     case VIRTQ_OK: return "no error";
+    case VIRTQ_EMPTY: return "no buffer available";
     case VIRTQ_ERR_AVAIL_IDX: return "avail index moved by more than the "
                                      "ring size";
     case VIRTQ_ERR_HEAD: return "descriptor head outside the ring";
+    case VIRTQ_ERR_UNTERMINATED: return "descriptor chain longer than the "
+                                        "ring";
     case VIRTQ_ERR_NEXT: return "descriptor 'next' outside its table";
     case VIRTQ_ERR_LOOP: return "descriptor chain loops";
     case VIRTQ_ERR_ADDR: return "buffer outside guest memory";
@@ -58,7 +63,7 @@ read_u16(const __virtio16 *p)
 }
 
 static inline void
-read_desc(const struct vring_desc *src, struct vring_desc *dst)
+read_split_desc(const struct vring_desc *src, struct vring_desc *dst)
 {
     const volatile struct vring_desc *v = src;
 
@@ -68,31 +73,66 @@ read_desc(const struct vring_desc *src, struct vring_desc *dst)
     dst->next = le16toh(v->next);
 }
 
+static inline void
+read_packed_desc(const struct vring_packed_desc *src,
+                 struct vring_packed_desc *dst)
+{
+    const volatile struct vring_packed_desc *v = src;
+
+    dst->addr = le64toh(v->addr);
+    dst->len = le32toh(v->len);
+    dst->id = le16toh(v->id);
+    dst->flags = le16toh(v->flags);
+}
+
+#define PACKED_AVAIL (1 << VRING_PACKED_DESC_F_AVAIL)
+#define PACKED_USED (1 << VRING_PACKED_DESC_F_USED)
+#define PACKED_WRAP_BIT (1 << VRING_PACKED_EVENT_F_WRAP_CTR)
+
+bool
+virtq_valid_size(bool packed, uint32_t size)
+{
+    /* A packed ring may have any size; a split one needs a power of 2 to
+     * turn free-running indexes into slots. */
+    return size && size <= VIRTQ_MAX_SIZE && (packed || is_pow2(size));
+}
+
 /* Points 'vq' at the ring of 'size' entries whose parts are at 'addrs' in
  * the frontend's address space.  Each part must be aligned as the spec says
- * and lie entirely within one region of 'mem'.  Does not touch the indexes:
- * the caller sets 'last_avail_idx' and then calls this, which takes the used
- * index from guest memory. */
+ * and lie entirely within one region of 'mem'.  The caller then places the
+ * ring with virtq_set_base(). */
 int
-virtq_attach(struct virtq *vq, const struct vhost_mem *mem, uint16_t size,
-             const struct virtq_addrs *addrs, char **errp)
+virtq_attach(struct virtq *vq, const struct vhost_mem *mem, bool packed,
+             uint16_t size, const struct virtq_addrs *addrs, char **errp)
 {
-    uint64_t desc_size = (uint64_t) size * sizeof(struct vring_desc);
-    /* flags, idx, ring[size], and the used_event that follows. */
-    uint64_t avail_size = 6 + 2 * (uint64_t) size;
-    /* flags, idx, ring[size], and the avail_event that follows. */
-    uint64_t used_size = 6 + (uint64_t) size * sizeof(struct vring_used_elem);
+    uint64_t desc_size, avail_size, used_size;
+    uint64_t desc_align, avail_align, used_align;
     void *desc, *avail, *used;
 
     *errp = NULL;
-    if (!size || !is_pow2(size) || size > VIRTQ_MAX_SIZE) {
-        *errp = xasprintf("ring size %"PRIu16" is not a power of 2 "
-                          "up to %d", size, VIRTQ_MAX_SIZE);
+    if (!virtq_valid_size(packed, size)) {
+        *errp = xasprintf("ring size %"PRIu16" is not %s up to %d", size,
+                          packed ? "between 1 and" : "a power of 2",
+                          VIRTQ_MAX_SIZE);
         return EINVAL;
     }
-    if (addrs->desc % VRING_DESC_ALIGN_SIZE
-        || addrs->avail % VRING_AVAIL_ALIGN_SIZE
-        || addrs->used % VRING_USED_ALIGN_SIZE) {
+    if (packed) {
+        desc_size = (uint64_t) size * sizeof(struct vring_packed_desc);
+        avail_size = used_size = sizeof(struct vring_packed_desc_event);
+        desc_align = 16;
+        avail_align = used_align = 4;
+    } else {
+        desc_size = (uint64_t) size * sizeof(struct vring_desc);
+        /* flags, idx, ring[size], and the used_event that follows. */
+        avail_size = 6 + 2 * (uint64_t) size;
+        /* flags, idx, ring[size], and the avail_event that follows. */
+        used_size = 6 + (uint64_t) size * sizeof(struct vring_used_elem);
+        desc_align = VRING_DESC_ALIGN_SIZE;
+        avail_align = VRING_AVAIL_ALIGN_SIZE;
+        used_align = VRING_USED_ALIGN_SIZE;
+    }
+    if (addrs->desc % desc_align || addrs->avail % avail_align
+        || addrs->used % used_align) {
         *errp = xstrdup("ring addresses are not aligned");
         return EINVAL;
     }
@@ -102,41 +142,98 @@ virtq_attach(struct virtq *vq, const struct vhost_mem *mem, uint16_t size,
     used = vhost_mem_uva_to_hva(mem, addrs->used, used_size);
     if (!desc || !avail || !used) {
         *errp = xasprintf("%s ring at 0x%"PRIx64" is not in guest memory",
-                          !desc ? "descriptor" : !avail ? "avail" : "used",
+                          !desc ? "descriptor"
+                          : !avail ? (packed ? "driver event" : "avail")
+                          : (packed ? "device event" : "used"),
                           !desc ? addrs->desc
                           : !avail ? addrs->avail : addrs->used);
         return EFAULT;
     }
 
-    vq->vring.num = size;
-    vq->vring.desc = desc;
-    vq->vring.avail = avail;
-    vq->vring.used = used;
+    memset(&vq->split, 0, sizeof vq->split);
+    vq->desc = NULL;
+    vq->driver_event = vq->device_event = NULL;
+    vq->packed = packed;
+    vq->size = size;
     vq->mem = mem;
-    vq->used_idx = vq->published_used_idx = read_u16(&vq->vring.used->idx);
+    if (packed) {
+        vq->desc = desc;
+        vq->driver_event = avail;
+        vq->device_event = used;
+    } else {
+        vq->split.num = size;
+        vq->split.desc = desc;
+        vq->split.avail = avail;
+        vq->split.used = used;
+        vq->used.idx = vq->published.idx = read_u16(&vq->split.used->idx);
+    }
     vq->notified_once = false;
     return 0;
 }
 
-/* Stores in '*n' how many chains the guest has made available and we have
- * not taken yet.  If the count makes no sense, returns VIRTQ_ERR_AVAIL_IDX
- * with the avail index the guest wrote in '*n' instead. */
-enum virtq_error
-virtq_avail_count(const struct virtq *vq, uint16_t *n)
+/* The used index the guest's split ring holds, as of virtq_attach(). */
+uint16_t
+virtq_guest_used_idx(const struct virtq *vq)
 {
-    /* Acquire: the ring entries and descriptors behind the new index must
-     * be read after the index; pairs with the driver's write barrier
-     * before it publishes the index. */
-    uint16_t avail_idx = le16toh(__atomic_load_n(&vq->vring.avail->idx,
-                                                 __ATOMIC_ACQUIRE));
-    uint16_t count = avail_idx - vq->last_avail_idx;
+    return vq->used.idx;
+}
 
-    if (OVS_UNLIKELY(count > vq->vring.num)) {
-        *n = avail_idx;
-        return VIRTQ_ERR_AVAIL_IDX;
+/* A packed ring position as SET_VRING_BASE and GET_VRING_BASE put it in 16
+ * bits: the wrap counter in bit 15, the slot below. */
+static struct virtq_pos
+packed_pos_decode(uint16_t value)
+{
+    return (struct virtq_pos) {
+        .idx = value & ~PACKED_WRAP_BIT,
+        .wrap = value & PACKED_WRAP_BIT,
+    };
+}
+
+static uint16_t
+packed_pos_encode(struct virtq_pos pos)
+{
+    return pos.idx | (pos.wrap ? PACKED_WRAP_BIT : 0);
+}
+
+/* Makes 'base' (SET_VRING_BASE's value) the next chain to take; every chain
+ * before it has been used.  For a split ring it is the avail index.  For a
+ * packed ring its lower half is the next avail position and its upper half
+ * the next used one (QEMU); a frontend that sends only the lower half (DPDK
+ * virtio-user) means both.  We start at the used position: chains the
+ * previous backend took and did not use are still marked available, and
+ * taking them again is what the guest waits for. */
+int
+virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
+{
+    *errp = NULL;
+    if (vq->packed) {
+        struct virtq_pos pos = packed_pos_decode(base >> 16 ? base >> 16
+                                                 : base);
+
+        if (pos.idx >= vq->size) {
+            *errp = xasprintf("base slot %"PRIu16" is outside the %"PRIu16
+                              "-entry ring", pos.idx, vq->size);
+            return EINVAL;
+        }
+        vq->avail = vq->used = vq->published = pos;
+    } else {
+        vq->avail.idx = vq->avail_idx = base;
     }
-    *n = count;
-    return VIRTQ_OK;
+    return 0;
+}
+
+/* The value for GET_VRING_BASE: as for virtq_set_base(), and a packed
+ * ring's used position is its avail position, since we use every chain we
+ * take before we let go of the ring. */
+uint32_t
+virtq_get_base(const struct virtq *vq)
+{
+    if (vq->packed) {
+        uint32_t pos = packed_pos_encode(vq->avail);
+
+        return (pos << 16) | pos;
+    }
+    return vq->avail.idx;
 }
 
 /* Adds the guest buffer [gpa, gpa + len) to 'chain', split at region
@@ -169,34 +266,59 @@ chain_add_buffer(const struct virtq *vq, struct virtq_chain *chain,
     return VIRTQ_OK;
 }
 
-/* Walks the chain in avail entry 'last_avail_idx + i' into 'chain', which
- * must consist of device-writable buffers if 'device_writes', otherwise of
- * device-readable ones.  The caller has checked with virtq_avail_count() that
- * the entry is available.
- *
- * On error other than VIRTQ_ERR_HEAD, 'chain->head' is valid, so the caller
- * can give the chain back with virtq_used_add(..., 0). */
-enum virtq_error
-virtq_get_chain(const struct virtq *vq, uint16_t i, bool device_writes,
-                struct virtq_chain *chain)
+static void
+chain_init(struct virtq_chain *chain)
 {
-    const struct vring *vring = &vq->vring;
-    uint16_t slot = (vq->last_avail_idx + i) & (vring->num - 1);
-    uint16_t head = read_u16(&vring->avail->ring[slot]);
-    const struct vring_desc *table = vring->desc;
-    uint32_t table_size = vring->num;
-    bool in_indirect = false;
-    uint32_t hops = 0;
-    uint32_t idx;
-
-    chain->head = head;
+    chain->id = 0;
+    chain->n_descs = 0;
     chain->n_segs = 0;
     chain->len = 0;
-    if (OVS_UNLIKELY(head >= vring->num)) {
-        return VIRTQ_ERR_HEAD;
-    }
+}
 
-    for (idx = head;;) {
+/* Maps the indirect table that descriptor 'addr' and 'len' point to, of
+ * entries of 'entry_size' bytes.  Returns it and its number of entries in
+ * '*n', or NULL if it is empty, too long, misaligned or unmapped. */
+static const void *
+map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
+             size_t entry_size, uint32_t *n)
+{
+    uint64_t mapped = len;
+    const void *table;
+
+    if (OVS_UNLIKELY(!vq->indirect || !len || len % entry_size
+                     || len / entry_size > VIRTQ_MAX_INDIRECT
+                     || addr % entry_size)) {
+        return NULL;
+    }
+    table = vhost_mem_gpa_to_hva(vq->mem, addr, &mapped);
+    if (OVS_UNLIKELY(!table || mapped != len)) {
+        return NULL;
+    }
+    *n = len / entry_size;
+    return table;
+}
+
+static inline bool
+wrong_direction(uint16_t flags, bool device_writes)
+{
+    return !(flags & VRING_DESC_F_WRITE) != !device_writes;
+}
+
+/* ## ----- ## */
+/* ## Split ## */
+/* ## ----- ## */
+
+/* Walks the chain whose head is 'head' into 'chain'. */
+static enum virtq_error
+split_walk(const struct virtq *vq, uint16_t head, bool device_writes,
+           struct virtq_chain *chain)
+{
+    const struct vring_desc *table = vq->split.desc;
+    uint32_t table_size = vq->size;
+    bool in_indirect = false;
+    uint32_t hops = 0;
+
+    for (uint32_t idx = head;;) {
         struct vring_desc d;
         enum virtq_error error;
 
@@ -206,33 +328,25 @@ virtq_get_chain(const struct virtq *vq, uint16_t i, bool device_writes,
         if (OVS_UNLIKELY(++hops > table_size)) {
             return VIRTQ_ERR_LOOP;
         }
-        read_desc(&table[idx], &d);
+        read_split_desc(&table[idx], &d);
 
         if (d.flags & VRING_DESC_F_INDIRECT) {
-            uint64_t table_bytes = d.len;
-
-            /* One table per chain, never nested, never with NEXT, and only
-             * if the driver said it would use them. */
-            if (OVS_UNLIKELY(!vq->indirect || in_indirect
-                             || d.flags & VRING_DESC_F_NEXT
-                             || !d.len
-                             || d.len % sizeof(struct vring_desc)
-                             || (d.len / sizeof(struct vring_desc)
-                                 > VIRTQ_MAX_INDIRECT))) {
+            /* One table per chain, never nested, never with NEXT. */
+            if (OVS_UNLIKELY(in_indirect || d.flags & VRING_DESC_F_NEXT)) {
                 return VIRTQ_ERR_INDIRECT;
             }
-            table = vhost_mem_gpa_to_hva(vq->mem, d.addr, &table_bytes);
-            if (OVS_UNLIKELY(!table || table_bytes != d.len)) {
+            table = map_indirect(vq, d.addr, d.len, sizeof *table,
+                                 &table_size);
+            if (OVS_UNLIKELY(!table)) {
                 return VIRTQ_ERR_INDIRECT;
             }
-            table_size = d.len / sizeof(struct vring_desc);
             in_indirect = true;
             hops = 0;
             idx = 0;
             continue;
         }
 
-        if (OVS_UNLIKELY(!(d.flags & VRING_DESC_F_WRITE) != !device_writes)) {
+        if (OVS_UNLIKELY(wrong_direction(d.flags, device_writes))) {
             return VIRTQ_ERR_DIRECTION;
         }
         error = chain_add_buffer(vq, chain, d.addr, d.len);
@@ -246,44 +360,61 @@ virtq_get_chain(const struct virtq *vq, uint16_t i, bool device_writes,
     }
 }
 
-/* Marks the next 'n' avail entries as taken. */
-void
-virtq_consume(struct virtq *vq, uint16_t n)
+static enum virtq_error
+split_next_chain(struct virtq *vq, bool device_writes,
+                 struct virtq_chain *chain)
 {
-    vq->last_avail_idx += n;
+    const struct vring *vring = &vq->split;
+    uint16_t head;
+
+    if (vq->avail.idx == vq->avail_idx) {
+        /* Acquire: the ring entries and descriptors behind the new index
+         * must be read after the index; pairs with the driver's write
+         * barrier before it publishes the index. */
+        uint16_t idx = le16toh(__atomic_load_n(&vring->avail->idx,
+                                               __ATOMIC_ACQUIRE));
+
+        vq->avail_idx = idx;
+        if (OVS_UNLIKELY((uint16_t) (idx - vq->avail.idx) > vq->size)) {
+            return VIRTQ_ERR_AVAIL_IDX;
+        }
+        if (idx == vq->avail.idx) {
+            return VIRTQ_EMPTY;
+        }
+    }
+
+    head = read_u16(&vring->avail->ring[vq->avail.idx & (vq->size - 1)]);
+    chain->id = head;
+    if (OVS_UNLIKELY(head >= vq->size)) {
+        return VIRTQ_ERR_HEAD;
+    }
+    vq->avail.idx++;
+    return split_walk(vq, head, device_writes, chain);
 }
 
-/* Fills the next used entry.  The guest does not see it until
- * virtq_publish(). */
-void
-virtq_used_add(struct virtq *vq, uint16_t head, uint32_t len)
+static void
+split_used_add(struct virtq *vq, uint16_t id, uint32_t len)
 {
     struct vring_used_elem *elem
-        = &vq->vring.used->ring[vq->used_idx & (vq->vring.num - 1)];
+        = &vq->split.used->ring[vq->used.idx & (vq->size - 1)];
 
-    elem->id = htole32(head);
+    elem->id = htole32(id);
     elem->len = htole32(len);
-    vq->used_idx++;
+    vq->used.idx++;
 }
 
-/* Makes the used entries filled since the last call visible to the guest.
- * Returns true if the guest wants to be told about them. */
-bool
-virtq_publish(struct virtq *vq)
+static bool
+split_publish(struct virtq *vq)
 {
-    const struct vring *vring = &vq->vring;
-    uint16_t old = vq->published_used_idx;
-    uint16_t new = vq->used_idx;
-
-    if (old == new) {
-        return false;
-    }
+    const struct vring *vring = &vq->split;
+    uint16_t old = vq->published.idx;
+    uint16_t new = vq->used.idx;
 
     /* Release: the used entries and the buffers' contents must be visible
      * before the index; pairs with the driver's read barrier after it reads
      * the index. */
     __atomic_store_n(&vring->used->idx, htole16(new), __ATOMIC_RELEASE);
-    vq->published_used_idx = new;
+    vq->published = vq->used;
 
     /* The index must be visible before we read whether the driver wants a
      * notification; pairs with the barrier the driver issues between
@@ -291,15 +422,247 @@ virtq_publish(struct virtq *vq)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     if (vq->event_idx) {
-        uint16_t used_event = read_u16(&vring_used_event(vring));
-
-        if (!vq->notified_once) {
-            vq->notified_once = true;
-            return true;
-        }
-        return vring_need_event(used_event, new, old);
+        return vring_need_event(read_u16(&vring_used_event(vring)), new, old);
     }
     return !(read_u16(&vring->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/* ## ------ ## */
+/* ## Packed ## */
+/* ## ------ ## */
+
+static inline bool
+packed_desc_is_avail(uint16_t flags, bool wrap)
+{
+    return (!(flags & PACKED_AVAIL) == !wrap
+            && !(flags & PACKED_USED) != !wrap);
+}
+
+static inline void
+packed_advance(struct virtq_pos *pos, uint16_t n, uint16_t size)
+{
+    pos->idx += n;
+    if (pos->idx >= size) {
+        pos->idx -= size;
+        pos->wrap = !pos->wrap;
+    }
+}
+
+/* Adds the buffer of descriptor 'd', or the buffers of the indirect table it
+ * points to, to 'chain'.  'alone' says whether 'd' is the whole chain, as a
+ * descriptor that points to a table must be. */
+static enum virtq_error
+packed_add_desc(const struct virtq *vq, const struct vring_packed_desc *d,
+                bool alone, bool device_writes, struct virtq_chain *chain)
+{
+    if (d->flags & VRING_DESC_F_INDIRECT) {
+        const struct vring_packed_desc *table;
+        uint32_t n;
+
+        if (OVS_UNLIKELY(!alone)) {
+            return VIRTQ_ERR_INDIRECT;
+        }
+        table = map_indirect(vq, d->addr, d->len, sizeof *table, &n);
+        if (OVS_UNLIKELY(!table)) {
+            return VIRTQ_ERR_INDIRECT;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            struct vring_packed_desc e;
+            enum virtq_error error;
+
+            read_packed_desc(&table[i], &e);
+            if (OVS_UNLIKELY(e.flags & VRING_DESC_F_INDIRECT)) {
+                return VIRTQ_ERR_INDIRECT;
+            }
+            if (OVS_UNLIKELY(wrong_direction(e.flags,
+                                             device_writes))) {
+                return VIRTQ_ERR_DIRECTION;
+            }
+            error = chain_add_buffer(vq, chain, e.addr, e.len);
+            if (OVS_UNLIKELY(error)) {
+                return error;
+            }
+        }
+        return VIRTQ_OK;
+    }
+
+    if (OVS_UNLIKELY(wrong_direction(d->flags, device_writes))) {
+        return VIRTQ_ERR_DIRECTION;
+    }
+    return chain_add_buffer(vq, chain, d->addr, d->len);
+}
+
+/* A packed chain occupies consecutive slots and ends at the first descriptor
+ * without NEXT, which holds the buffer id.  A bad buffer in the middle does
+ * not end the walk: the used entry needs the id and the slot count, so the
+ * rest of the chain is still read, though not mapped. */
+static enum virtq_error
+packed_next_chain(struct virtq *vq, bool device_writes,
+                  struct virtq_chain *chain)
+{
+    struct virtq_pos pos = vq->avail;
+    enum virtq_error error = VIRTQ_OK;
+    struct vring_packed_desc d;
+    /* Acquire: the descriptors of the chain must be read after the head's
+     * flags; pairs with the driver's write barrier before it flips them. */
+    uint16_t head_flags = le16toh(__atomic_load_n(&vq->desc[pos.idx].flags,
+                                                  __ATOMIC_ACQUIRE));
+
+    if (!packed_desc_is_avail(head_flags, pos.wrap)) {
+        return VIRTQ_EMPTY;
+    }
+
+    do {
+        if (OVS_UNLIKELY(chain->n_descs == vq->size)) {
+            return VIRTQ_ERR_UNTERMINATED;
+        }
+        read_packed_desc(&vq->desc[pos.idx], &d);
+        if (!chain->n_descs) {
+            d.flags = head_flags;
+        }
+        chain->n_descs++;
+        if (OVS_LIKELY(!error)) {
+            bool alone = (chain->n_descs == 1
+                          && !(d.flags & VRING_DESC_F_NEXT));
+
+            error = packed_add_desc(vq, &d, alone, device_writes, chain);
+        }
+        packed_advance(&pos, 1, vq->size);
+    } while (d.flags & VRING_DESC_F_NEXT);
+
+    chain->id = d.id;
+    vq->avail = pos;
+    return error;
+}
+
+static void
+packed_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs,
+                uint32_t len)
+{
+    struct vring_packed_desc *desc = &vq->desc[vq->used.idx];
+    uint16_t flags = vq->used.wrap ? PACKED_AVAIL | PACKED_USED : 0;
+
+    if (len) {
+        /* The spec's way of saying that 'len' means something. */
+        flags |= VRING_DESC_F_WRITE;
+    }
+    desc->id = htole16(id);
+    desc->len = htole32(len);
+    if (vq->used.idx == vq->published.idx
+        && vq->used.wrap == vq->published.wrap) {
+        /* The first of the batch: its flags make the batch visible. */
+        vq->first_used_flags = flags;
+    } else {
+        __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
+    }
+    packed_advance(&vq->used, n_descs, vq->size);
+}
+
+/* Does the driver want an interrupt for the used entries from 'old' up to
+ * 'new'? */
+static bool
+packed_need_event(const struct virtq *vq, struct virtq_pos old,
+                  struct virtq_pos new)
+{
+    uint16_t flags = read_u16(&vq->driver_event->flags);
+    uint16_t off_wrap;
+    int old_idx, new_idx, event;
+
+    if (flags == VRING_PACKED_EVENT_FLAG_DISABLE) {
+        return false;
+    }
+    if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx) {
+        return true;
+    }
+
+    /* Place all three on one line: 'new' at its slot, 'old' a lap back if
+     * the batch wrapped, the event a lap back if it is for the previous
+     * lap.  The driver wants to hear if the event is in [old, new). */
+    off_wrap = read_u16(&vq->driver_event->off_wrap);
+    new_idx = new.idx;
+    old_idx = old.idx;
+    if (new_idx <= old_idx) {
+        old_idx -= vq->size;
+    }
+    event = off_wrap & ~PACKED_WRAP_BIT;
+    if (!(off_wrap & PACKED_WRAP_BIT) != !new.wrap) {
+        event -= vq->size;
+    }
+    return event >= old_idx && event < new_idx;
+}
+
+static bool
+packed_publish(struct virtq *vq)
+{
+    struct virtq_pos old = vq->published;
+
+    /* Release: the used entries and the buffers' contents must be visible
+     * before the first entry's flags. */
+    __atomic_store_n(&vq->desc[old.idx].flags, htole16(vq->first_used_flags),
+                     __ATOMIC_RELEASE);
+    vq->published = vq->used;
+
+    /* As in split_publish(). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return packed_need_event(vq, old, vq->used);
+}
+
+/* ## ------ ## */
+/* ## Common ## */
+/* ## ------ ## */
+
+/* Takes the next chain the guest made available and walks it into 'chain',
+ * which must consist of device-writable buffers if 'device_writes',
+ * otherwise of device-readable ones.  Returns VIRTQ_EMPTY if there is none.
+ *
+ * On an error that is not fatal, the chain is taken and 'chain->id' and
+ * 'chain->n_descs' are valid, so the caller can give it back with
+ * virtq_used_add(..., 0).  On a fatal error nothing is taken; for
+ * VIRTQ_ERR_AVAIL_IDX, 'vq->avail_idx' holds the index the guest wrote. */
+enum virtq_error
+virtq_next_chain(struct virtq *vq, bool device_writes,
+                 struct virtq_chain *chain)
+{
+    chain_init(chain);
+    return (vq->packed
+            ? packed_next_chain(vq, device_writes, chain)
+            : split_next_chain(vq, device_writes, chain));
+}
+
+/* Fills the next used entry with the chain of 'id' that took 'n_descs'
+ * slots (a virtq_chain's members), of which the device wrote 'len' bytes.
+ * The guest does not see it until virtq_publish(). */
+void
+virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs,
+               uint32_t len)
+{
+    if (vq->packed) {
+        packed_used_add(vq, id, n_descs, len);
+    } else {
+        split_used_add(vq, id, len);
+    }
+}
+
+/* Makes the used entries filled since the last call visible to the guest.
+ * Returns true if the guest wants to be told about them. */
+bool
+virtq_publish(struct virtq *vq)
+{
+    bool need;
+
+    if (vq->used.idx == vq->published.idx
+        && vq->used.wrap == vq->published.wrap) {
+        return false;
+    }
+
+    need = vq->packed ? packed_publish(vq) : split_publish(vq);
+    if (!vq->notified_once) {
+        /* A driver may have set up its suppression before we attached:
+         * notify it once regardless. */
+        vq->notified_once = true;
+        return true;
+    }
+    return need;
 }
 
 /* Interrupts the guest, if it gave us a way to.  Returns true if it did. */
@@ -313,20 +676,130 @@ virtq_notify(const struct virtq *vq)
     return vq->call_fd >= 0 && write(vq->call_fd, &one, sizeof one) > 0;
 }
 
-/* We poll the ring, so the driver need not kick us.  With EVENT_IDX this
- * sets avail_event to just behind where we are, which no kick decision of
- * the driver can cross for another 65535 entries; without it, sets
- * VRING_USED_F_NO_NOTIFY. */
+/* We poll the ring, so the driver need not kick us.  For a split ring with
+ * EVENT_IDX this sets avail_event to just behind where we are, which no kick
+ * decision of the driver can cross for another 65535 entries; without it,
+ * sets VRING_USED_F_NO_NOTIFY.  A packed ring has a flag for it. */
 void
 virtq_disable_kicks(struct virtq *vq)
 {
-    const struct vring *vring = &vq->vring;
+    if (vq->packed) {
+        vq->device_event->flags = htole16(VRING_PACKED_EVENT_FLAG_DISABLE);
+    } else if (vq->event_idx) {
+        uint16_t behind = vq->avail.idx - 1;
 
-    if (vq->event_idx) {
-        uint16_t behind = vq->last_avail_idx - 1;
-
-        vring_avail_event(vring) = htole16(behind);
+        vring_avail_event(&vq->split) = htole16(behind);
     } else {
-        vring->used->flags = htole16(VRING_USED_F_NO_NOTIFY);
+        vq->split.used->flags = htole16(VRING_USED_F_NO_NOTIFY);
+    }
+}
+
+/* ## ------------- ## */
+/* ## Observability ## */
+/* ## ------------- ## */
+
+static void
+format_desc_flags(struct ds *s, uint16_t flags)
+{
+    static const struct {
+        uint16_t bit;
+        const char *name;
+    } names[] = {
+        { VRING_DESC_F_NEXT, "NEXT" },
+        { VRING_DESC_F_WRITE, "WRITE" },
+        { VRING_DESC_F_INDIRECT, "INDIRECT" },
+        { PACKED_AVAIL, "AVAIL" },
+        { PACKED_USED, "USED" },
+    };
+    size_t start = s->length;
+
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (flags & names[i].bit) {
+            ds_put_format(s, "%s%s", s->length > start ? "|" : "",
+                          names[i].name);
+            flags &= ~names[i].bit;
+        }
+    }
+    if (flags || s->length == start) {
+        ds_put_format(s, "%s%#"PRIx16, s->length > start ? "|" : "", flags);
+    }
+}
+
+/* Appends where the ring stands, as we and the guest see it, to 's'.  The
+ * guest's side is read from its memory, which the caller keeps mapped. */
+void
+virtq_format_state(const struct virtq *vq, struct ds *s)
+{
+    if (vq->packed) {
+        uint16_t head_flags = read_u16(&vq->desc[vq->avail.idx].flags);
+
+        ds_put_format(s, "packed, %"PRIu16" entries; next avail slot "
+                      "%"PRIu16" wrap %d (its flags ", vq->size,
+                      vq->avail.idx, vq->avail.wrap);
+        format_desc_flags(s, head_flags);
+        ds_put_format(s, "), next used slot %"PRIu16" wrap %d; driver "
+                      "event flags %"PRIu16" off_wrap %#"PRIx16", device "
+                      "event flags %"PRIu16,
+                      vq->used.idx, vq->used.wrap,
+                      read_u16(&vq->driver_event->flags),
+                      read_u16(&vq->driver_event->off_wrap),
+                      read_u16(&vq->device_event->flags));
+    } else {
+        const struct vring *vring = &vq->split;
+
+        ds_put_format(s, "split, %"PRIu16" entries; avail idx %"PRIu16
+                      " (next to take %"PRIu16"), used idx %"PRIu16
+                      "; avail flags %#"PRIx16", used flags %#"PRIx16,
+                      vq->size, read_u16(&vring->avail->idx),
+                      vq->avail.idx, read_u16(&vring->used->idx),
+                      read_u16(&vring->avail->flags),
+                      read_u16(&vring->used->flags));
+        if (vq->event_idx) {
+            ds_put_format(s, ", used_event %"PRIu16", avail_event %"PRIu16,
+                          read_u16(&vring_used_event(vring)),
+                          read_u16(&vring_avail_event(vring)));
+        }
+    }
+}
+
+/* Appends every descriptor of the ring, and for a split ring its avail and
+ * used rings, to 's', one line each. */
+void
+virtq_format_descriptors(const struct virtq *vq, struct ds *s)
+{
+    if (vq->packed) {
+        for (uint32_t i = 0; i < vq->size; i++) {
+            struct vring_packed_desc d;
+
+            read_packed_desc(&vq->desc[i], &d);
+            ds_put_format(s, "desc %5"PRIu32": addr 0x%016"PRIx64" len "
+                          "%-6"PRIu32" id %-5"PRIu16" ", i,
+                          (uint64_t) d.addr, d.len, d.id);
+            format_desc_flags(s, d.flags);
+            ds_put_char(s, '\n');
+        }
+        return;
+    }
+
+    const struct vring *vring = &vq->split;
+    for (uint32_t i = 0; i < vq->size; i++) {
+        struct vring_desc d;
+
+        read_split_desc(&vring->desc[i], &d);
+        ds_put_format(s, "desc %5"PRIu32": addr 0x%016"PRIx64" len "
+                      "%-6"PRIu32" next %-5"PRIu16" ", i, (uint64_t) d.addr,
+                      d.len, d.next);
+        format_desc_flags(s, d.flags);
+        ds_put_char(s, '\n');
+    }
+    for (uint32_t i = 0; i < vq->size; i++) {
+        ds_put_format(s, "avail %5"PRIu32": head %"PRIu16"\n", i,
+                      read_u16(&vring->avail->ring[i]));
+    }
+    for (uint32_t i = 0; i < vq->size; i++) {
+        const volatile struct vring_used_elem *e = &vring->used->ring[i];
+
+        ds_put_format(s, "used %5"PRIu32": id %"PRIu32" len %"PRIu32"\n", i,
+                      le32toh(e->id), le32toh(e->len));
     }
 }

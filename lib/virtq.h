@@ -17,7 +17,7 @@
 #ifndef VIRTQ_H
 #define VIRTQ_H 1
 
-/* The device side of a split virtqueue.
+/* The device side of a virtqueue, split or packed.
  *
  * The driver (the guest) shares the ring with us and may rewrite any of it at
  * any time, so every value read from it is read exactly once into local
@@ -27,7 +27,11 @@
  * every buffer must lie inside the guest's memory table.  A chain that breaks
  * a rule is reported to the caller, which gives it back to the guest unused
  * and counts it; only a ring whose indexes make no sense (the avail index
- * jumping, a head out of range) is declared broken.
+ * jumping, a head out of range, a packed chain that never ends) is declared
+ * broken.
+ *
+ * Chains are taken and completed in the order the driver made them
+ * available, which is what VIRTIO_F_IN_ORDER asks of a device.
  *
  * Nothing here knows about packets or netdevs: callers get a chain as a list
  * of segments of our own address space. */
@@ -49,13 +53,15 @@
 /* The most entries an indirect table may have. */
 #define VIRTQ_MAX_INDIRECT 1024
 
-/* Why a chain or a ring was refused.  Each has a COVERAGE counter and a log
- * message in the caller; see virtq_error_to_string(). */
+/* What virtq_next_chain() found.  Each error has a COVERAGE counter and a
+ * log message in the caller; see virtq_error_to_string(). */
 enum virtq_error {
     VIRTQ_OK,
+    VIRTQ_EMPTY,                /* No chain available: not an error. */
     /* The ring is broken: no more progress on it. */
     VIRTQ_ERR_AVAIL_IDX,        /* Avail index moved by more than the size. */
     VIRTQ_ERR_HEAD,             /* Head index outside the ring. */
+    VIRTQ_ERR_UNTERMINATED,     /* Packed chain longer than the ring. */
     /* Only this chain is bad. */
     VIRTQ_ERR_NEXT,             /* 'next' outside its table. */
     VIRTQ_ERR_LOOP,             /* More hops than entries: a loop. */
@@ -74,7 +80,8 @@ const char *virtq_error_to_string(enum virtq_error);
 static inline bool
 virtq_error_is_fatal(enum virtq_error error)
 {
-    return error == VIRTQ_ERR_AVAIL_IDX || error == VIRTQ_ERR_HEAD;
+    return (error == VIRTQ_ERR_AVAIL_IDX || error == VIRTQ_ERR_HEAD
+            || error == VIRTQ_ERR_UNTERMINATED);
 }
 
 /* One piece of a chain, in our address space. */
@@ -85,44 +92,88 @@ struct virtq_seg {
 
 /* A descriptor chain, walked and checked. */
 struct virtq_chain {
-    uint16_t head;              /* What to put in the used ring. */
+    uint16_t id;                /* What to put in the used ring: the head
+                                 * (split) or the buffer id (packed). */
+    uint16_t n_descs;           /* Ring slots it took (packed). */
     uint16_t n_segs;
     uint32_t len;               /* Sum of the segments' lengths. */
     struct virtq_seg segs[VIRTQ_MAX_SEGS];
 };
 
 /* Addresses of a ring's three parts, in the frontend's address space, as
- * SET_VRING_ADDR gives them. */
+ * SET_VRING_ADDR gives them.  For a packed ring, 'avail' is the driver
+ * event suppression area and 'used' the device's. */
 struct virtq_addrs {
     uint64_t desc;
     uint64_t avail;
     uint64_t used;
 };
 
+/* A position in the ring.  Split: a free-running 16-bit index.  Packed: a
+ * slot and the wrap counter that goes with it. */
+struct virtq_pos {
+    uint16_t idx;
+    bool wrap;
+};
+
 struct virtq {
-    struct vring vring;         /* Our pointers into guest memory. */
-    const struct vhost_mem *mem;
+    bool packed;                /* VIRTIO_F_RING_PACKED negotiated. */
     bool event_idx;             /* VIRTIO_RING_F_EVENT_IDX negotiated. */
     bool indirect;              /* VIRTIO_RING_F_INDIRECT_DESC negotiated. */
+    uint16_t size;
+    const struct vhost_mem *mem;
 
-    uint16_t last_avail_idx;    /* Next avail entry to take. */
-    uint16_t used_idx;          /* Next used entry to fill. */
-    uint16_t published_used_idx;  /* Last used index the guest can see. */
+    /* Our pointers into guest memory. */
+    struct vring split;
+    struct vring_packed_desc *desc;
+    struct vring_packed_desc_event *driver_event;
+    struct vring_packed_desc_event *device_event;
+
+    struct virtq_pos avail;     /* Where the next chain starts. */
+    struct virtq_pos used;      /* Next used entry to fill. */
+    struct virtq_pos published; /* 'used' as of the last virtq_publish(). */
+    uint16_t avail_idx;         /* Split: the avail index last read. */
+    uint16_t first_used_flags;  /* Packed: flags of the used descriptor at
+                                 * 'published', written by virtq_publish()
+                                 * so that the guest sees a batch at once. */
     bool notified_once;         /* Has the guest ever been notified? */
     int call_fd;                /* Eventfd that notifies the guest, or -1. */
 };
 
-int virtq_attach(struct virtq *, const struct vhost_mem *, uint16_t size,
-                 const struct virtq_addrs *, char **errp)
+int virtq_attach(struct virtq *, const struct vhost_mem *, bool packed,
+                 uint16_t size, const struct virtq_addrs *, char **errp)
     OVS_WARN_UNUSED_RESULT;
+bool virtq_valid_size(bool packed, uint32_t size);
+int virtq_set_base(struct virtq *, uint32_t base, char **errp)
+    OVS_WARN_UNUSED_RESULT;
+uint32_t virtq_get_base(const struct virtq *);
+uint16_t virtq_guest_used_idx(const struct virtq *);
 
-enum virtq_error virtq_avail_count(const struct virtq *, uint16_t *n);
-enum virtq_error virtq_get_chain(const struct virtq *, uint16_t i,
-                                 bool device_writes, struct virtq_chain *);
-void virtq_consume(struct virtq *, uint16_t n);
-void virtq_used_add(struct virtq *, uint16_t head, uint32_t len);
+enum virtq_error virtq_next_chain(struct virtq *, bool device_writes,
+                                  struct virtq_chain *);
+
+/* Returns where the next chain starts, so that a caller can give back the
+ * chains it took since with virtq_rewind(). */
+static inline struct virtq_pos
+virtq_tell(const struct virtq *vq)
+{
+    return vq->avail;
+}
+
+static inline void
+virtq_rewind(struct virtq *vq, struct virtq_pos pos)
+{
+    vq->avail = pos;
+}
+
+void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
+                    uint32_t len);
 bool virtq_publish(struct virtq *);
 bool virtq_notify(const struct virtq *);
 void virtq_disable_kicks(struct virtq *);
+
+struct ds;
+void virtq_format_state(const struct virtq *, struct ds *);
+void virtq_format_descriptors(const struct virtq *, struct ds *);
 
 #endif /* virtq.h */

@@ -20,16 +20,18 @@
  * netdev_register_provider(), so registering ours before main() runs is all
  * it takes: no file of Open vSwitch changes.  The type then appears in the
  * Open_vSwitch table's iface_types column and dpif-netdev opens it like any
- * other port. */
+ * other port.  Our unixctl commands are registered the same way. */
 
 #include <config.h>
 
 #include "netdev-provider.h"
 #include "netdev-vhost.h"
 #include "util.h"
+#include "vhost-show.h"
 
 OVS_CONSTRUCTOR(vhost_register)
 {
     /* Nothing can be logged yet; a failure here is a build error. */
     ovs_assert(!netdev_register_provider(&netdev_vhost_class));
+    vhost_show_register();
 }
