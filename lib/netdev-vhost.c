@@ -473,13 +473,13 @@ static int
 netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
 {
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
+    int retries_max;
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (nv->socket_path) {
         smap_add(args, nv->server ? "vhost-listen-path" : "vhost-server-path",
                  nv->socket_path);
     }
-    int retries_max;
     atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
     if (retries_max != VHOST_TX_RETRIES_DEFAULT) {
         smap_add_format(args, "tx-retries-max", "%d", retries_max);

@@ -302,8 +302,8 @@ enqueue_take_chain(struct enqueue_ctx *ctx, struct virtq_chain *chain)
 }
 
 /* Copies 'packet' into the next available chain, which must be large enough
- * for it: the guest did not negotiate mergeable buffers.  Returns true if
- * the packet went to the guest, otherwise counts why not. */
+ * for it: the guest did not negotiate mergeable buffers.  Counts a drop,
+ * except when the ring is full: the caller may try again. */
 static enum enqueue_result
 enqueue_one(struct enqueue_ctx *ctx, const struct dp_packet *packet)
 {

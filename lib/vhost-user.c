@@ -245,9 +245,15 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
     if (want) {
         struct virtq *vq = &vring->vq;
         bool packed = dev->features & BIT(VIRTIO_F_RING_PACKED);
+        uint32_t base;
+
         /* A ring that ran in this session (even if it broke since) goes on
-         * from where it is; one that did not starts at its base. */
-        uint32_t base = vring->attached ? virtq_get_base(vq) : vring->base;
+         * from where it is, even if it fails to attach now; one that did
+         * not starts at its base. */
+        if (vring->attached) {
+            vring->base = virtq_get_base(vq);
+        }
+        base = vring->base;
 
         error = virtq_attach(vq, dev->mem, packed, vring->size,
                              &vring->addrs, errp);
@@ -442,8 +448,8 @@ handle_set_vring_num(struct handler_ctx *ctx)
 
     if (!virtq_valid_size(packed, num)) {
         return refuse(ctx, "virtqueue %"PRIu16": size %"PRIu32" is not %s "
-                      "up to %d", ctx->vring->index, num,
-                      packed ? "between 1 and" : "a power of 2",
+                      "%d", ctx->vring->index, num,
+                      packed ? "between 1 and" : "a power of 2 up to",
                       VIRTQ_MAX_SIZE);
     }
     if (ctx->vring->started) {

@@ -39,8 +39,8 @@ virtq_error_to_string(enum virtq_error error)
     case VIRTQ_ERR_AVAIL_IDX: return "avail index moved by more than the "
                                      "ring size";
     case VIRTQ_ERR_HEAD: return "descriptor head outside the ring";
-    case VIRTQ_ERR_UNTERMINATED: return "descriptor chain longer than the "
-                                        "ring";
+    case VIRTQ_ERR_UNTERMINATED: return "descriptor chain runs past the "
+                                        "available descriptors";
     case VIRTQ_ERR_NEXT: return "descriptor 'next' outside its table";
     case VIRTQ_ERR_LOOP: return "descriptor chain loops";
     case VIRTQ_ERR_ADDR: return "buffer outside guest memory";
@@ -111,8 +111,8 @@ virtq_attach(struct virtq *vq, const struct vhost_mem *mem, bool packed,
 
     *errp = NULL;
     if (!virtq_valid_size(packed, size)) {
-        *errp = xasprintf("ring size %"PRIu16" is not %s up to %d", size,
-                          packed ? "between 1 and" : "a power of 2",
+        *errp = xasprintf("ring size %"PRIu16" is not %s %d", size,
+                          packed ? "between 1 and" : "a power of 2 up to",
                           VIRTQ_MAX_SIZE);
         return EINVAL;
     }
@@ -199,9 +199,10 @@ packed_pos_encode(struct virtq_pos pos)
  * before it has been used.  For a split ring it is the avail index.  For a
  * packed ring its lower half is the next avail position and its upper half
  * the next used one (QEMU); a frontend that sends only the lower half (DPDK
- * virtio-user) means both.  We start at the used position: chains the
- * previous backend took and did not use are still marked available, and
- * taking them again is what the guest waits for. */
+ * virtio-user) means both, which makes an upper half of 0 (slot 0, wrap
+ * 0) ambiguous; we read it as DPDK's.  We start at the used position:
+ * chains the previous backend took and did not use are still marked
+ * available, and taking them again is what the guest waits for. */
 int
 virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
 {
@@ -222,16 +223,13 @@ virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
     return 0;
 }
 
-/* The value for GET_VRING_BASE: as for virtq_set_base(), and a packed
- * ring's used position is its avail position, since we use every chain we
- * take before we let go of the ring. */
+/* The value for GET_VRING_BASE, as for virtq_set_base(). */
 uint32_t
 virtq_get_base(const struct virtq *vq)
 {
     if (vq->packed) {
-        uint32_t pos = packed_pos_encode(vq->avail);
-
-        return (pos << 16) | pos;
+        return ((uint32_t) packed_pos_encode(vq->used) << 16
+                | packed_pos_encode(vq->avail));
     }
     return vq->avail.idx;
 }
@@ -277,7 +275,7 @@ chain_init(struct virtq_chain *chain)
 
 /* Maps the indirect table that descriptor 'addr' and 'len' point to, of
  * entries of 'entry_size' bytes.  Returns it and its number of entries in
- * '*n', or NULL if it is empty, too long, misaligned or unmapped. */
+ * '*n', or NULL if it is empty, too long or unmapped. */
 static const void *
 map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
              size_t entry_size, uint32_t *n)
@@ -286,8 +284,7 @@ map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
     const void *table;
 
     if (OVS_UNLIKELY(!vq->indirect || !len || len % entry_size
-                     || len / entry_size > VIRTQ_MAX_INDIRECT
-                     || addr % entry_size)) {
+                     || len / entry_size > VIRTQ_MAX_INDIRECT)) {
         return NULL;
     }
     table = vhost_mem_gpa_to_hva(vq->mem, addr, &mapped);
@@ -375,7 +372,9 @@ split_next_chain(struct virtq *vq, bool device_writes,
                                                __ATOMIC_ACQUIRE));
 
         vq->avail_idx = idx;
-        if (OVS_UNLIKELY((uint16_t) (idx - vq->avail.idx) > vq->size)) {
+        /* The guest may have at most a ring's worth of chains out: count
+         * from the oldest we took and have not used yet. */
+        if (OVS_UNLIKELY((uint16_t) (idx - vq->used.idx) > vq->size)) {
             return VIRTQ_ERR_AVAIL_IDX;
         }
         if (idx == vq->avail.idx) {
@@ -492,10 +491,10 @@ packed_add_desc(const struct virtq *vq, const struct vring_packed_desc *d,
     return chain_add_buffer(vq, chain, d->addr, d->len);
 }
 
-/* A packed chain occupies consecutive slots and ends at the first descriptor
- * without NEXT, which holds the buffer id.  A bad buffer in the middle does
- * not end the walk: the used entry needs the id and the slot count, so the
- * rest of the chain is still read, though not mapped. */
+/* A packed chain occupies consecutive available slots and ends at the first
+ * descriptor without NEXT, which holds the buffer id.  A bad buffer in the
+ * middle does not end the walk: the used entry needs the id and the slot
+ * count, so the rest of the chain is still read, though not mapped. */
 static enum virtq_error
 packed_next_chain(struct virtq *vq, bool device_writes,
                   struct virtq_chain *chain)
@@ -519,6 +518,10 @@ packed_next_chain(struct virtq *vq, bool device_writes,
         read_packed_desc(&vq->desc[pos.idx], &d);
         if (!chain->n_descs) {
             d.flags = head_flags;
+        } else if (OVS_UNLIKELY(!packed_desc_is_avail(d.flags, pos.wrap))) {
+            /* The driver makes the rest of a chain available before its
+             * head: this chain runs into slots it does not own. */
+            return VIRTQ_ERR_UNTERMINATED;
         }
         chain->n_descs++;
         if (OVS_LIKELY(!error)) {
@@ -564,7 +567,9 @@ static bool
 packed_need_event(const struct virtq *vq, struct virtq_pos old,
                   struct virtq_pos new)
 {
-    uint16_t flags = read_u16(&vq->driver_event->flags);
+    /* Acquire: the driver writes 'off_wrap' before it sets DESC. */
+    uint16_t flags = le16toh(__atomic_load_n(&vq->driver_event->flags,
+                                             __ATOMIC_ACQUIRE));
     uint16_t off_wrap;
     int old_idx, new_idx, event;
 

@@ -61,7 +61,8 @@ enum virtq_error {
     /* The ring is broken: no more progress on it. */
     VIRTQ_ERR_AVAIL_IDX,        /* Avail index moved by more than the size. */
     VIRTQ_ERR_HEAD,             /* Head index outside the ring. */
-    VIRTQ_ERR_UNTERMINATED,     /* Packed chain longer than the ring. */
+    VIRTQ_ERR_UNTERMINATED,     /* Packed chain runs into slots that are
+                                 * not available, or past the ring size. */
     /* Only this chain is bad. */
     VIRTQ_ERR_NEXT,             /* 'next' outside its table. */
     VIRTQ_ERR_LOOP,             /* More hops than entries: a loop. */
