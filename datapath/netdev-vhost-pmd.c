@@ -145,6 +145,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     int retries_max;
     bool up;
     int pair;
+    int mtu;
 
     atomic_read_relaxed(&nv->admin_up, &up);
     atomic_read_relaxed(&nv->txq_map[qid % netdev->n_txq], &pair);
@@ -153,10 +154,11 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     }
     if (OVS_LIKELY(vring && vhost_vring_is_running(vring))) {
         atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
+        atomic_read_relaxed(&nv->tx_mtu, &mtu);
         ovs_spin_lock(&vring->lock);
         if (OVS_LIKELY(vring->running)) {
             error = vhost_net_enqueue(&vring->vq, &vring->params, batch,
-                                      retries_max, &vring->stats);
+                                      retries_max, mtu, &vring->stats);
             if (OVS_UNLIKELY(error)) {
                 vhost_vring_stop(vring);
             }

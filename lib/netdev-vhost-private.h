@@ -77,6 +77,10 @@ struct netdev_vhost {
     /* options:tx-retries-max. */
     atomic_int tx_retries_max;
 
+    /* 'mtu', for PMD threads: the size a TCP segment cut for the guest
+     * may take. */
+    atomic_int tx_mtu;
+
     /* NETDEV_UP in 'flags': an administratively down port neither sends
      * nor receives. */
     atomic_bool admin_up;

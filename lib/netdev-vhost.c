@@ -44,6 +44,7 @@
 #include "seq.h"
 #include "smap.h"
 #include "timeval.h"
+#include "userspace-tso.h"
 #include "util.h"
 #include "vhost-socket.h"
 #include "vhost-user.h"
@@ -435,6 +436,13 @@ netdev_vhost_construct(struct netdev *netdev)
     nv->renotify_at = LLONG_MAX;
     atomic_init(&nv->admin_up, true);
     atomic_init(&nv->tx_retries_max, VHOST_TX_RETRIES_DEFAULT);
+    atomic_init(&nv->tx_mtu, nv->mtu);
+    if (userspace_tso_enabled()) {
+        /* What the guest cannot do, vhost_net_enqueue() does. */
+        netdev->ol_flags |= (NETDEV_TX_OFFLOAD_TCP_TSO
+                             | NETDEV_TX_OFFLOAD_TCP_CKSUM
+                             | NETDEV_TX_OFFLOAD_UDP_CKSUM);
+    }
     nv->requested_n_txq = netdev->n_txq;
     nv->requested_n_rxq = netdev->n_rxq;
     nv->txq_map = xmalloc(sizeof *nv->txq_map);
@@ -657,6 +665,7 @@ netdev_vhost_set_mtu(struct netdev *netdev, int mtu)
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (nv->mtu != mtu) {
         nv->mtu = mtu;
+        atomic_store_relaxed(&nv->tx_mtu, mtu);
         netdev_change_seq_changed(netdev);
     }
     ovs_mutex_unlock(&netdev_vhost_mutex);
@@ -730,6 +739,11 @@ sum_ring_stats(struct netdev_vhost *nv, struct vhost_queue_stats *rx,
         sum->bytes += vring->stats.bytes;
         sum->notifications += vring->stats.notifications;
         sum->retries += vring->stats.retries;
+        sum->csum_offloads += vring->stats.csum_offloads;
+        sum->tso_packets += vring->stats.tso_packets;
+        sum->sw_csums += vring->stats.sw_csums;
+        sum->sw_segmented += vring->stats.sw_segmented;
+        sum->segments += vring->stats.segments;
         for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
             sum->drops[r] += vring->stats.drops[r];
         }
@@ -751,6 +765,7 @@ netdev_vhost_get_stats(const struct netdev *netdev, struct netdev_stats *stats)
     stats->rx_bytes = rx.bytes;
     stats->rx_errors = (rx.drops[VHOST_DROP_BAD_DESCRIPTOR]
                         + rx.drops[VHOST_DROP_MALFORMED]
+                        + rx.drops[VHOST_DROP_INVALID_OFFLOAD]
                         + rx.drops[VHOST_DROP_OVERSIZE]);
     stats->rx_dropped = 0;
     stats->rx_length_errors = (rx.drops[VHOST_DROP_MALFORMED]
@@ -758,7 +773,8 @@ netdev_vhost_get_stats(const struct netdev *netdev, struct netdev_stats *stats)
 
     stats->tx_packets = tx.packets;
     stats->tx_bytes = tx.bytes;
-    stats->tx_errors = tx.drops[VHOST_DROP_BAD_DESCRIPTOR];
+    stats->tx_errors = (tx.drops[VHOST_DROP_BAD_DESCRIPTOR]
+                        + tx.drops[VHOST_DROP_INVALID_OFFLOAD]);
     stats->tx_dropped = (tx.drops[VHOST_DROP_RING_FULL]
                          + tx.drops[VHOST_DROP_OVERSIZE]
                          + tx.drops[VHOST_DROP_NOT_READY] + not_ready);
@@ -840,7 +856,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
         /* What the guest sends can be broken; what OVS sends can also find
          * no room or no queue. */
         if (r == VHOST_DROP_BAD_DESCRIPTOR || r == VHOST_DROP_MALFORMED
-            || r == VHOST_DROP_OVERSIZE) {
+            || r == VHOST_DROP_INVALID_OFFLOAD || r == VHOST_DROP_OVERSIZE) {
             add_counter(cs, &allocated, rx.drops[r], "rx_%s_drops", reason);
         }
         if (r != VHOST_DROP_MALFORMED) {
@@ -848,6 +864,14 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
         }
     }
     add_counter(cs, &allocated, tx.retries, "tx_retries");
+    add_counter(cs, &allocated, rx.csum_offloads, "rx_csum_offloads");
+    add_counter(cs, &allocated, rx.tso_packets, "rx_tso_packets");
+    add_counter(cs, &allocated, rx.sw_csums, "rx_sw_csums");
+    add_counter(cs, &allocated, tx.csum_offloads, "tx_csum_offloads");
+    add_counter(cs, &allocated, tx.tso_packets, "tx_tso_packets");
+    add_counter(cs, &allocated, tx.sw_csums, "tx_sw_csums");
+    add_counter(cs, &allocated, tx.sw_segmented, "tx_sw_segmented");
+    add_counter(cs, &allocated, tx.segments, "tx_sw_segments");
     return 0;
 }
 

@@ -44,9 +44,11 @@ COVERAGE_DEFINE(vhost_desc_too_many_segs);
 COVERAGE_DEFINE(vhost_desc_too_long);
 COVERAGE_DEFINE(vhost_desc_too_short);
 COVERAGE_DEFINE(vhost_rx_malformed);
+COVERAGE_DEFINE(vhost_rx_invalid_offload);
 COVERAGE_DEFINE(vhost_rx_oversize);
 COVERAGE_DEFINE(vhost_tx_oversize);
 COVERAGE_DEFINE(vhost_tx_ring_full);
+COVERAGE_DEFINE(vhost_tx_invalid_offload);
 
 /* The most guest buffers one packet may be spread over. */
 #define MAX_MERGED_BUFFERS 128
@@ -57,6 +59,7 @@ vhost_drop_reason_name(enum vhost_drop_reason reason)
     switch (reason) {
     case VHOST_DROP_BAD_DESCRIPTOR: return "bad_descriptor";
     case VHOST_DROP_MALFORMED: return "malformed";
+    case VHOST_DROP_INVALID_OFFLOAD: return "invalid_offload";
     case VHOST_DROP_OVERSIZE: return "oversize";
     case VHOST_DROP_RING_FULL: return "ring_full";
     case VHOST_DROP_NOT_READY: return "not_ready";
@@ -178,6 +181,7 @@ chain_to_packet(const struct virtq_chain *chain,
 {
     struct virtio_net_hdr_v1 hdr;
     struct dp_packet *packet;
+    const char *reason;
     uint32_t size;
 
     if (OVS_UNLIKELY(chain->len < p->hdr_len + ETH_HEADER_LEN)) {
@@ -207,18 +211,34 @@ chain_to_packet(const struct virtq_chain *chain,
     } else {
         packet = dp_packet_new_with_headroom(size, VHOST_PACKET_HEADROOM);
     }
-    if (OVS_UNLIKELY(!virtio_net_hdr_to_packet(&hdr, packet))) {
-        COVERAGE_INC(vhost_rx_malformed);
-        drop(stats, VHOST_DROP_MALFORMED);
-        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped packet: it asks "
-                     "for an offload that was not negotiated "
-                     "(flags %#"PRIx8", gso_type %#"PRIx8")",
-                     p->name, p->vring, hdr.flags, hdr.gso_type);
+    segs_read(chain->segs, p->hdr_len, dp_packet_data(packet), size);
+    dp_packet_set_size(packet, size);
+
+    switch (virtio_net_hdr_to_packet(&hdr, p->features, packet, &reason)) {
+    case VIRTIO_NET_RX_PLAIN:
+        break;
+    case VIRTIO_NET_RX_CSUM:
+        stats->csum_offloads++;
+        break;
+    case VIRTIO_NET_RX_GSO:
+        stats->tso_packets++;
+        break;
+    case VIRTIO_NET_RX_CSUM_DONE:
+        stats->sw_csums++;
+        break;
+    case VIRTIO_NET_RX_INVALID:
+    default:
+        COVERAGE_INC(vhost_rx_invalid_offload);
+        drop(stats, VHOST_DROP_INVALID_OFFLOAD);
+        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-byte "
+                     "packet: %s (flags %#"PRIx8", gso_type %#"PRIx8", "
+                     "csum_start %"PRIu16", csum_offset %"PRIu16")",
+                     p->name, p->vring, size, reason, hdr.flags,
+                     hdr.gso_type, le16toh(hdr.csum_start),
+                     le16toh(hdr.csum_offset));
         dp_packet_delete(packet);
         return NULL;
     }
-    segs_read(chain->segs, p->hdr_len, dp_packet_data(packet), size);
-    dp_packet_set_size(packet, size);
     return packet;
 }
 
@@ -269,6 +289,8 @@ struct enqueue_ctx {
     struct virtq *vq;
     const struct vhost_net_params *p;
     struct vhost_queue_stats *stats;
+    int mtu;                    /* What a segment cut here may carry. */
+    bool progress;              /* A frame went in since the last retry. */
     enum virtq_error error;     /* Fatal error, if any. */
 };
 
@@ -279,6 +301,42 @@ enum enqueue_result {
     ENQUEUE_NO_ROOM,            /* The ring is full: nothing taken, not yet
                                  * counted. */
 };
+
+/* What goes into the guest's buffers behind the virtio-net header 'hdr':
+ * 'head', then 'body'.  A packet as it is has no body; a segment, or a
+ * packet whose checksum is completed here, has its rewritten headers in
+ * 'head' and the rest in 'body', straight from the packet. */
+struct frame {
+    const struct virtio_net_hdr_v1 *hdr;
+    const uint8_t *head;
+    uint32_t head_len;
+    const uint8_t *body;
+    uint32_t body_len;
+};
+
+static uint32_t
+frame_len(const struct frame *f)
+{
+    return f->head_len + f->body_len;
+}
+
+/* Copies 'n' bytes of 'f' from 'f_ofs' on to 'seg_ofs' bytes into 'segs'. */
+static void
+frame_write(const struct frame *f, uint32_t f_ofs,
+            const struct virtq_seg *segs, uint32_t seg_ofs, uint32_t n)
+{
+    if (f_ofs < f->head_len) {
+        uint32_t k = MIN(n, f->head_len - f_ofs);
+
+        segs_write(segs, seg_ofs, f->head + f_ofs, k);
+        seg_ofs += k;
+        f_ofs += k;
+        n -= k;
+    }
+    if (n) {
+        segs_write(segs, seg_ofs, f->body + (f_ofs - f->head_len), n);
+    }
+}
 
 /* Takes the next available chain into 'chain'.  Returns VIRTQ_OK, or why
  * not: VIRTQ_EMPTY (the ring is full), a bad chain (counted and taken: the
@@ -301,15 +359,15 @@ enqueue_take_chain(struct enqueue_ctx *ctx, struct virtq_chain *chain)
     return error;
 }
 
-/* Copies 'packet' into the next available chain, which must be large enough
- * for it: the guest did not negotiate mergeable buffers.  Counts a drop,
- * except when the ring is full: the caller may try again. */
+/* Copies 'f' into the next available chain, which must be large enough for
+ * it: the guest did not negotiate mergeable buffers.  Counts a drop, except
+ * when the ring is full: the caller may try again. */
 static enum enqueue_result
-enqueue_one(struct enqueue_ctx *ctx, const struct dp_packet *packet)
+enqueue_one(struct enqueue_ctx *ctx, const struct frame *f)
 {
     const struct vhost_net_params *p = ctx->p;
     struct virtq_pos start = virtq_tell(ctx->vq);
-    uint32_t size = dp_packet_size(packet);
+    uint32_t size = frame_len(f);
     struct virtio_net_hdr_v1 hdr;
     struct virtq_chain chain;
     enum virtq_error error;
@@ -335,10 +393,10 @@ enqueue_one(struct enqueue_ctx *ctx, const struct dp_packet *packet)
         return ENQUEUE_DROPPED;
     }
 
-    virtio_net_hdr_from_packet(packet, &hdr);
+    hdr = *f->hdr;
     hdr.num_buffers = htole16(1);
     segs_write(chain.segs, 0, &hdr, p->hdr_len);
-    segs_write(chain.segs, p->hdr_len, dp_packet_data(packet), size);
+    frame_write(f, 0, chain.segs, p->hdr_len, size);
     virtq_used_add(ctx->vq, chain.id, chain.n_descs, p->hdr_len + size);
     return ENQUEUE_SENT;
 }
@@ -350,10 +408,10 @@ struct merged_buffer {
     uint32_t len;
 };
 
-/* Copies 'packet' into as many of the next available chains as it needs
+/* Copies 'f' into as many of the next available chains as it needs
  * (mergeable receive buffers).  As enqueue_one(). */
 static enum enqueue_result
-enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
+enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
 {
     const struct vhost_net_params *p = ctx->p;
     struct merged_buffer bufs[MAX_MERGED_BUFFERS];
@@ -361,13 +419,13 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
      * known only at the end. */
     struct virtq_seg hdr_segs[sizeof(struct virtio_net_hdr_v1)];
     struct virtq_pos start = virtq_tell(ctx->vq);
-    const uint8_t *data = dp_packet_data(packet);
-    uint32_t left = dp_packet_size(packet);
+    uint32_t size = frame_len(f);
     struct virtio_net_hdr_v1 hdr;
     struct virtq_chain chain;
+    uint32_t done = 0;
     size_t n_bufs = 0;
 
-    while (!n_bufs || left) {
+    while (!n_bufs || done < size) {
         enum virtq_error error;
         uint32_t offset, n;
 
@@ -376,8 +434,8 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
             drop(ctx->stats, VHOST_DROP_OVERSIZE);
             VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-"
                          "byte packet: it needs more than %d of the guest's "
-                         "receive buffers", p->name, p->vring,
-                         dp_packet_size(packet), MAX_MERGED_BUFFERS);
+                         "receive buffers", p->name, p->vring, size,
+                         MAX_MERGED_BUFFERS);
             /* The buffers we wrote into stay available, unused. */
             virtq_rewind(ctx->vq, start);
             return ENQUEUE_DROPPED;
@@ -419,17 +477,16 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
             offset = 0;
         }
 
-        n = MIN(left, chain.len - offset);
-        segs_write(chain.segs, offset, data, n);
-        data += n;
-        left -= n;
+        n = MIN(size - done, chain.len - offset);
+        frame_write(f, done, chain.segs, offset, n);
+        done += n;
         bufs[n_bufs].id = chain.id;
         bufs[n_bufs].n_descs = chain.n_descs;
         bufs[n_bufs].len = offset + n;
         n_bufs++;
     }
 
-    virtio_net_hdr_from_packet(packet, &hdr);
+    hdr = *f->hdr;
     hdr.num_buffers = htole16(n_bufs);
     segs_write(hdr_segs, 0, &hdr, p->hdr_len);
     for (size_t i = 0; i < n_bufs; i++) {
@@ -438,41 +495,161 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct dp_packet *packet)
     return ENQUEUE_SENT;
 }
 
+static enum enqueue_result
+enqueue_frame(struct enqueue_ctx *ctx, const struct frame *f)
+{
+    enum enqueue_result result = (ctx->p->mergeable
+                                  ? enqueue_merged(ctx, f)
+                                  : enqueue_one(ctx, f));
+
+    if (OVS_LIKELY(result == ENQUEUE_SENT)) {
+        ctx->stats->packets++;
+        ctx->stats->bytes += frame_len(f);
+        ctx->progress = true;
+    }
+    return result;
+}
+
+/* Cuts the TCP packet 'packet' into segments of 'tx->mss' payload bytes
+ * and copies them in, from payload offset '*done' on; advances '*done'
+ * past each segment that went in, so that a retry resumes there. */
+static enum enqueue_result
+enqueue_segments(struct enqueue_ctx *ctx, const struct dp_packet *packet,
+                 const struct virtio_net_tx *tx, uint32_t *done)
+{
+    union {
+        uint8_t bytes[VIRTIO_NET_MAX_HEADERS];
+        ovs_be32 align;
+    } headers;
+    const uint8_t *payload = (const uint8_t *) dp_packet_data(packet)
+                             + tx->hdrs_len;
+    uint32_t payload_len = tx->end - tx->hdrs_len;
+
+    while (*done < payload_len) {
+        uint32_t len = MIN(tx->mss, payload_len - *done);
+        struct frame f = {
+            .hdr = &tx->hdr,
+            .head = headers.bytes,
+            .head_len = virtio_net_tx_segment(packet, tx, *done, len,
+                                              headers.bytes),
+            .body = payload + *done,
+            .body_len = len,
+        };
+        enum enqueue_result result = enqueue_frame(ctx, &f);
+
+        if (result != ENQUEUE_SENT) {
+            return result;
+        }
+        ctx->stats->segments++;
+        *done += len;
+    }
+    ctx->stats->sw_segmented++;
+    return ENQUEUE_SENT;
+}
+
+/* Copies 'packet' into the guest's buffers, doing here the offloads it asks
+ * for that the guest did not negotiate.  '*done' is where a segmented packet
+ * stands (0 to start). */
+static enum enqueue_result
+enqueue_packet(struct enqueue_ctx *ctx, const struct dp_packet *packet,
+               uint32_t *done)
+{
+    const struct vhost_net_params *p = ctx->p;
+    const uint8_t *data = dp_packet_data(packet);
+    uint32_t size = dp_packet_size(packet);
+    uint8_t csum_headers[VIRTIO_NET_MAX_HEADERS];
+    enum virtio_net_tx_action action;
+    enum enqueue_result result;
+    struct virtio_net_tx tx;
+    struct frame f;
+
+    action = virtio_net_tx_prepare(packet, p->features, ctx->mtu, &tx);
+    if (OVS_UNLIKELY(action == VIRTIO_NET_TX_INVALID)) {
+        COVERAGE_INC(vhost_tx_invalid_offload);
+        drop(ctx->stats, VHOST_DROP_INVALID_OFFLOAD);
+        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-byte "
+                     "packet: %s", p->name, p->vring, size, tx.reason);
+        return ENQUEUE_DROPPED;
+    } else if (action == VIRTIO_NET_TX_SEGMENT) {
+        return enqueue_segments(ctx, packet, &tx, done);
+    }
+
+    /* A guest that announced its MTU takes no larger frame, unless it is
+     * to cut it itself. */
+    if (OVS_UNLIKELY(p->guest_mtu && tx.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE
+                     && size > (uint32_t) p->guest_mtu + ETH_HEADER_LEN
+                               + VLAN_HEADER_LEN)) {
+        COVERAGE_INC(vhost_tx_oversize);
+        drop(ctx->stats, VHOST_DROP_OVERSIZE);
+        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-byte "
+                     "packet: larger than the guest's MTU %"PRIu16,
+                     p->name, p->vring, size, p->guest_mtu);
+        return ENQUEUE_DROPPED;
+    }
+
+    f.hdr = &tx.hdr;
+    if (action == VIRTIO_NET_TX_CSUM) {
+        /* The checksum goes into a copy of the headers. */
+        uint32_t head_len = tx.csum_ofs + sizeof tx.csum;
+
+        memcpy(csum_headers, data, tx.csum_ofs);
+        memcpy(csum_headers + tx.csum_ofs, &tx.csum, sizeof tx.csum);
+        f.head = csum_headers;
+        f.head_len = head_len;
+        f.body = data + head_len;
+        f.body_len = size - head_len;
+    } else {
+        f.head = data;
+        f.head_len = size;
+        f.body = NULL;
+        f.body_len = 0;
+    }
+
+    result = enqueue_frame(ctx, &f);
+    if (result == ENQUEUE_SENT) {
+        if (action == VIRTIO_NET_TX_CSUM) {
+            ctx->stats->sw_csums++;
+        } else if (tx.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+            ctx->stats->tso_packets++;
+        } else if (tx.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            ctx->stats->csum_offloads++;
+        }
+    }
+    return result;
+}
+
 /* Copies the packets in 'batch' into the guest's receive buffers on 'vq'.
- * Packets that do not fit are counted as dropped.  When the ring fills up
- * after some packets went in, the guest is shown what it got and the ring
- * is tried again, at most 'retries_max' times in all (OVS's tx-retries-max
- * for vhost ports): a guest that is draining the ring gets the rest of the
- * batch, one that is not costs no more than one try.  The caller still owns
- * 'batch'.  Returns VIRTQ_OK, or a fatal error after which the caller must
- * stop using the ring. */
+ * Packets that do not fit are counted as dropped.  A TCP packet that asks
+ * for segmentation, to a guest that does not do it, is cut here to 'mtu'
+ * (or the guest's MTU, if smaller).  When the ring fills up after some
+ * frames went in, the guest is shown what it got and the ring is tried
+ * again, at most 'retries_max' times in all (OVS's tx-retries-max for vhost
+ * ports): a guest that is draining the ring gets the rest of the batch, one
+ * that is not costs no more than one try.  The caller still owns 'batch'.
+ * Returns VIRTQ_OK, or a fatal error after which the caller must stop using
+ * the ring. */
 enum virtq_error
 vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
-                  struct dp_packet_batch *batch, int retries_max,
+                  struct dp_packet_batch *batch, int retries_max, int mtu,
                   struct vhost_queue_stats *stats)
 {
     struct enqueue_ctx ctx = {
         .vq = vq, .p = p, .stats = stats, .error = VIRTQ_OK,
+        .mtu = p->guest_mtu ? MIN(mtu, p->guest_mtu) : mtu,
     };
     size_t n = dp_packet_batch_size(batch);
-    bool progress = false;
+    uint32_t done = 0;
     int retries = 0;
 
     for (size_t i = 0; i < n; ) {
-        const struct dp_packet *packet = batch->packets[i];
-        enum enqueue_result result = (p->mergeable
-                                      ? enqueue_merged(&ctx, packet)
-                                      : enqueue_one(&ctx, packet));
+        enum enqueue_result result;
 
-        if (OVS_LIKELY(result == ENQUEUE_SENT)) {
-            stats->packets++;
-            stats->bytes += dp_packet_size(packet);
-            progress = true;
-        } else if (result == ENQUEUE_NO_ROOM) {
-            if (progress && retries < retries_max) {
+        result = enqueue_packet(&ctx, batch->packets[i], &done);
+        if (OVS_UNLIKELY(result == ENQUEUE_NO_ROOM)) {
+            if (ctx.progress && retries < retries_max) {
                 retries++;
                 stats->retries++;
-                progress = false;
+                ctx.progress = false;
                 publish_and_notify(vq, stats);
                 continue;
             }
@@ -484,6 +661,7 @@ vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
             stats->drops[VHOST_DROP_BAD_DESCRIPTOR] += n - i - 1;
             break;
         }
+        done = 0;
         i++;
     }
 

@@ -49,10 +49,12 @@ struct dp_packet_pool;
 enum vhost_drop_reason {
     VHOST_DROP_BAD_DESCRIPTOR,  /* Its descriptor chain broke a rule. */
     VHOST_DROP_MALFORMED,       /* From the guest: shorter than an Ethernet
-                                 * header, or asking for an offload that was
-                                 * not negotiated. */
-    VHOST_DROP_OVERSIZE,        /* Larger than the guest's buffers, or than
-                                 * a dp_packet can hold. */
+                                 * header. */
+    VHOST_DROP_INVALID_OFFLOAD, /* A checksum or segmentation offload that
+                                 * was not negotiated, or that does not fit
+                                 * the packet's headers. */
+    VHOST_DROP_OVERSIZE,        /* Larger than the guest's buffers or MTU,
+                                 * or than a dp_packet can hold. */
     VHOST_DROP_RING_FULL,       /* The guest posted no room for it. */
     VHOST_DROP_NOT_READY,       /* The queue was not running. */
     N_VHOST_DROP_REASONS
@@ -68,6 +70,17 @@ struct vhost_queue_stats {
     uint64_t retries;           /* Times a full receive ring was tried
                                  * again (see vhost_net_enqueue()). */
     uint64_t drops[N_VHOST_DROP_REASONS];
+
+    /* Offloads (see virtio-net-hdr.h).  From the guest: packets that left
+     * their checksum, or their TCP segmentation, to OVS, and checksums
+     * completed here.  To the guest: packets handed over with their
+     * checksum, or their segmentation, left to the guest, checksums
+     * completed here, and large TCP packets cut here into 'segments'. */
+    uint64_t csum_offloads;
+    uint64_t tso_packets;
+    uint64_t sw_csums;
+    uint64_t sw_segmented;
+    uint64_t segments;
 };
 
 /* How the queue's packets are framed, and who it is for log messages. */
@@ -76,6 +89,9 @@ struct vhost_net_params {
     uint16_t vring;             /* Virtqueue index. */
     uint16_t hdr_len;           /* virtio_net_hdr_len(features). */
     bool mergeable;             /* VIRTIO_NET_F_MRG_RXBUF negotiated. */
+    uint64_t features;          /* Negotiated virtio features. */
+    uint16_t guest_mtu;         /* The guest's MTU (NET_SET_MTU), 0 if not
+                                 * known. */
 };
 
 enum virtq_error vhost_net_dequeue(struct virtq *,
@@ -90,6 +106,6 @@ enum virtq_error vhost_net_dequeue(struct virtq *,
 enum virtq_error vhost_net_enqueue(struct virtq *,
                                    const struct vhost_net_params *,
                                    struct dp_packet_batch *, int retries_max,
-                                   struct vhost_queue_stats *);
+                                   int mtu, struct vhost_queue_stats *);
 
 #endif /* vhost-net-rxtx.h */

@@ -117,6 +117,18 @@ show_vring(struct ds *s, struct vhost_vring *vring)
         ds_put_char(s, ')');
     }
     ds_put_char(s, '\n');
+    if (snap.stats.csum_offloads || snap.stats.tso_packets
+        || snap.stats.sw_csums || snap.stats.sw_segmented) {
+        ds_put_format(s, "    offloads: csum %"PRIu64", tso %"PRIu64
+                      ", software csum %"PRIu64, snap.stats.csum_offloads,
+                      snap.stats.tso_packets, snap.stats.sw_csums);
+        if (!(vring->index % 2)) {
+            ds_put_format(s, ", software tso %"PRIu64" into %"PRIu64
+                          " segments", snap.stats.sw_segmented,
+                          snap.stats.segments);
+        }
+        ds_put_char(s, '\n');
+    }
 }
 
 static void

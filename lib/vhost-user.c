@@ -36,6 +36,8 @@
 #include "coverage.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
+#include "smap.h"
+#include "userspace-tso.h"
 #include "util.h"
 #include "virtio-net-hdr.h"
 
@@ -60,7 +62,8 @@ vhost_user_offered_features(void)
             | BIT(VIRTIO_NET_F_MQ)
             | BIT(VIRTIO_NET_F_CTRL_VQ)
             | BIT(VIRTIO_NET_F_MTU)
-            | BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+            | BIT(VHOST_USER_F_PROTOCOL_FEATURES)
+            | (userspace_tso_enabled() ? virtio_net_offload_features() : 0));
 }
 
 uint64_t
@@ -283,6 +286,8 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
             vring->params.hdr_len = virtio_net_hdr_len(dev->features);
             vring->params.mergeable
                 = dev->features & BIT(VIRTIO_NET_F_MRG_RXBUF);
+            vring->params.features = dev->features;
+            vring->params.guest_mtu = dev->mtu;
         }
         vring->running = vring->attached = !error;
     } else if (vring->attached) {
@@ -607,6 +612,16 @@ handle_net_set_mtu(struct handler_ctx *ctx)
         return refuse(ctx, "MTU %"PRIu64" is out of range", mtu);
     }
     ctx->dev->mtu = mtu;
+    /* The rings may already be running. */
+    for (size_t i = 0; i < ctx->dev->n_vrings; i++) {
+        struct vhost_vring *vring = vhost_user_get_vring(ctx->dev, i);
+
+        if (vring) {
+            ovs_spin_lock(&vring->lock);
+            vring->params.guest_mtu = mtu;
+            ovs_spin_unlock(&vring->lock);
+        }
+    }
     VLOG_INFO("%s: frontend set the MTU to %"PRIu64, ctx->dev->name, mtu);
     return 0;
 }
