@@ -429,7 +429,10 @@ netdev_vhost_construct(struct netdev *netdev)
 
     init_once();
 
-    vhost_user_dev_init(&nv->dev, netdev_get_name(netdev));
+    /* The features offered follow the port's offload flags, both fixed
+     * here: a port made before userspace TSO was turned on offers none. */
+    vhost_user_dev_init(&nv->dev, netdev_get_name(netdev),
+                        userspace_tso_enabled());
     eth_addr_random(&nv->hwaddr);
     nv->mtu = ETH_PAYLOAD_MAX;
     nv->flags = NETDEV_UP | NETDEV_PROMISC;

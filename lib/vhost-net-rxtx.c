@@ -574,11 +574,11 @@ enqueue_packet(struct enqueue_ctx *ctx, const struct dp_packet *packet,
         return enqueue_segments(ctx, packet, &tx, done);
     }
 
-    /* A guest that announced its MTU takes no larger frame, unless it is
-     * to cut it itself. */
+    /* A guest that announced its MTU takes no larger frame (with up to two
+     * VLAN tags), unless it is to cut it itself. */
     if (OVS_UNLIKELY(p->guest_mtu && tx.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE
                      && size > (uint32_t) p->guest_mtu + ETH_HEADER_LEN
-                               + VLAN_HEADER_LEN)) {
+                               + 2 * VLAN_HEADER_LEN)) {
         COVERAGE_INC(vhost_tx_oversize);
         drop(ctx->stats, VHOST_DROP_OVERSIZE);
         VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped %"PRIu32"-byte "

@@ -36,8 +36,6 @@
 #include "coverage.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
-#include "smap.h"
-#include "userspace-tso.h"
 #include "util.h"
 #include "virtio-net-hdr.h"
 
@@ -50,7 +48,7 @@ COVERAGE_DEFINE(vhost_user_ring_resync);
 #define BIT(N) (UINT64_C(1) << (N))
 
 uint64_t
-vhost_user_offered_features(void)
+vhost_user_offered_features(bool offloads)
 {
     return (BIT(VIRTIO_F_VERSION_1)
             | BIT(VIRTIO_F_ANY_LAYOUT)
@@ -63,7 +61,7 @@ vhost_user_offered_features(void)
             | BIT(VIRTIO_NET_F_CTRL_VQ)
             | BIT(VIRTIO_NET_F_MTU)
             | BIT(VHOST_USER_F_PROTOCOL_FEATURES)
-            | (userspace_tso_enabled() ? virtio_net_offload_features() : 0));
+            | (offloads ? virtio_net_offload_features() : 0));
 }
 
 uint64_t
@@ -378,7 +376,7 @@ reply_u64(struct handler_ctx *ctx, uint64_t value)
 static int
 handle_get_features(struct handler_ctx *ctx)
 {
-    reply_u64(ctx, vhost_user_offered_features());
+    reply_u64(ctx, ctx->dev->offered_features);
     return 0;
 }
 
@@ -387,7 +385,7 @@ handle_set_features(struct handler_ctx *ctx)
 {
     struct vhost_user_dev *dev = ctx->dev;
     uint64_t features = ctx->msg->payload.u64;
-    uint64_t unknown = features & ~vhost_user_offered_features();
+    uint64_t unknown = features & ~dev->offered_features;
 
     if (unknown) {
         return refuse(ctx, "acked features %#"PRIx64" that were not offered",
@@ -902,10 +900,12 @@ vhost_user_handle(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
 /* ## ----------------- ## */
 
 void
-vhost_user_dev_init(struct vhost_user_dev *dev, const char *name)
+vhost_user_dev_init(struct vhost_user_dev *dev, const char *name,
+                    bool offloads)
 {
     memset(dev, 0, sizeof *dev);
     dev->name = xstrdup(name);
+    dev->offered_features = vhost_user_offered_features(offloads);
     for (size_t i = 0; i < VHOST_USER_MAX_VRINGS; i++) {
         atomic_init(&dev->vrings[i], NULL);
     }

@@ -177,6 +177,9 @@ struct vhost_vring {
 
 struct vhost_user_dev {
     char *name;                 /* Port name, for log messages. */
+    uint64_t offered_features;  /* What GET_FEATURES answers: fixed when
+                                 * the port is made, as its netdev's
+                                 * offload flags are. */
 
     uint64_t features;          /* Acked by SET_FEATURES. */
     uint64_t protocol_features; /* Acked by SET_PROTOCOL_FEATURES. */
@@ -191,15 +194,17 @@ struct vhost_user_dev {
     size_t n_vrings;            /* 1 + highest index named since reset. */
 };
 
-/* Features we offer. */
-uint64_t vhost_user_offered_features(void);
+/* Features we offer: without or with checksum and TCP segmentation
+ * offloads. */
+uint64_t vhost_user_offered_features(bool offloads);
 uint64_t vhost_user_offered_protocol_features(void);
 
 struct ds;
 void vhost_user_format_features(struct ds *, uint64_t features);
 void vhost_user_format_protocol_features(struct ds *, uint64_t features);
 
-void vhost_user_dev_init(struct vhost_user_dev *, const char *name);
+void vhost_user_dev_init(struct vhost_user_dev *, const char *name,
+                         bool offloads);
 void vhost_user_dev_destroy(struct vhost_user_dev *);
 void vhost_user_reset(struct vhost_user_dev *);
 

@@ -220,6 +220,19 @@ virtio_net_hdr_to_packet(const struct virtio_net_hdr_v1 *hdr,
             *reason = "TCP segmentation asked with segment size 0";
             return VIRTIO_NET_RX_INVALID;
         }
+
+        /* An output port hands the TCP header length to its NIC as it is:
+         * check it, and that there is a payload to cut. */
+        struct tcp_header th;
+        uint32_t thl;
+
+        memcpy(&th, data + l.l4_ofs, sizeof th);
+        thl = TCP_OFFSET(th.tcp_ctl) * 4;
+        if (thl < TCP_HEADER_LEN || l.l4_ofs + thl >= l.end) {
+            *reason = "TCP segmentation asked for a packet with a bad TCP "
+                      "header length or no payload";
+            return VIRTIO_NET_RX_INVALID;
+        }
         /* OVS 3.1 keeps no segment size: the output port cuts to its own
          * MTU. */
         set_tx_flags(packet, l.ipv6, true);
@@ -257,7 +270,9 @@ virtio_net_tx_prepare(const struct dp_packet *packet, uint64_t features,
     }
 
     if (!parse_l3l4(data, size, &l)) {
-        tx->reason = "offload asked for a packet that is not IPv4 or IPv6";
+        tx->reason = "offload asked for a packet that is neither IPv4 "
+                     "(unfragmented) nor IPv6 (no extension headers) behind "
+                     "at most two VLAN tags, with lengths that fit";
         return VIRTIO_NET_TX_INVALID;
     }
 
@@ -287,8 +302,11 @@ virtio_net_tx_prepare(const struct dp_packet *packet, uint64_t features,
         }
 
         if (l.end - hdrs_len > mss) {
+            /* GUEST_ECN is not offered: a segment that carries CWR is cut
+             * here, so that only its first piece has the flag. */
             if (features & BIT(l.ipv6 ? VIRTIO_NET_F_GUEST_TSO6
-                                      : VIRTIO_NET_F_GUEST_TSO4)) {
+                                      : VIRTIO_NET_F_GUEST_TSO4)
+                && !(TCP_FLAGS(th.tcp_ctl) & TCP_CWR)) {
                 tx->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
                 tx->hdr.gso_type = (l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6
                                            : VIRTIO_NET_HDR_GSO_TCPV4);
