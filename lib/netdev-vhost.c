@@ -375,6 +375,7 @@ vhost_ctl_main(void *arg OVS_UNUSED)
             if (nv->sock) {
                 vhost_socket_wait(nv->sock);
             }
+            vhost_user_count_kicks(&nv->dev);
         }
         ovs_mutex_unlock(&netdev_vhost_mutex);
 

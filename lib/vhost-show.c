@@ -91,10 +91,10 @@ show_vring(struct ds *s, struct vhost_vring *vring)
         ds_put_char(s, '\n');
     }
     ds_put_format(s, "    kick fd %s, call fd %s; calls (interrupts raised) "
-                  "%"PRIu64"; kicks not needed (polled)\n",
+                  "%"PRIu64"; kicks %"PRIu64" (not needed: polled)\n",
                   vring->kick_fd >= 0 ? "set" : "none",
                   vring->call_fd >= 0 ? "set" : "none",
-                  snap.stats.notifications);
+                  snap.stats.notifications, vring->kicks);
     ds_put_format(s, "    packets %"PRIu64", bytes %"PRIu64,
                   snap.stats.packets, snap.stats.bytes);
     if (!(vring->index % 2)) {

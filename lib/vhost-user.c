@@ -31,11 +31,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "coverage.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "socket-util.h"
 #include "util.h"
 #include "virtio-net-hdr.h"
 
@@ -44,6 +47,7 @@ VLOG_DEFINE_THIS_MODULE(vhost_user);
 COVERAGE_DEFINE(vhost_user_msg);
 COVERAGE_DEFINE(vhost_user_bad_msg);
 COVERAGE_DEFINE(vhost_user_ring_resync);
+COVERAGE_DEFINE(vhost_user_bad_kick_fd);
 
 #define BIT(N) (UINT64_C(1) << (N))
 
@@ -531,8 +535,30 @@ handle_set_vring_kick(struct handler_ctx *ctx)
 {
     struct vhost_vring *vring = ctx->vring;
 
-    /* We poll; the kick descriptor only tells us the ring starts. */
+    /* We poll; the kick descriptor only tells us the ring starts, and
+     * vhost_user_count_kicks() counts what comes through it. */
     replace_fd(&vring->kick_fd, take_ring_fd(ctx));
+    vring->kick_fd_unreadable = false;
+    if (vring->kick_fd >= 0) {
+        struct stat st;
+
+        /* An eventfd is an anonymous inode: no file type.  Anything else
+         * (a file, a pipe) is not watched. */
+        if (fstat(vring->kick_fd, &st) || st.st_mode & S_IFMT) {
+            VLOG_INFO("%s: virtqueue %"PRIu16": kick descriptor is not an "
+                      "eventfd: kicks will not be counted", ctx->dev->name,
+                      vring->index);
+            vring->kick_fd_unreadable = true;
+        } else {
+            int error = set_nonblocking(vring->kick_fd);
+
+            if (error) {
+                return refuse(ctx, "cannot make the kick descriptor of "
+                              "virtqueue %"PRIu16" non-blocking (%s)",
+                              vring->index, ovs_strerror(error));
+            }
+        }
+    }
     vring->started = true;
     return vring_apply(ctx->dev, vring, ctx->errp);
 }
@@ -908,6 +934,37 @@ vhost_user_dev_init(struct vhost_user_dev *dev, const char *name,
     dev->offered_features = vhost_user_offered_features(offloads);
     for (size_t i = 0; i < VHOST_USER_MAX_VRINGS; i++) {
         atomic_init(&dev->vrings[i], NULL);
+    }
+}
+
+/* Counts the kicks that arrived on each ring's kick descriptor, and makes
+ * the next poll_block() wake when more do.  Our data path polls, so a guest
+ * that kicks anyway costs this thread a read, not the PMD threads. */
+void
+vhost_user_count_kicks(struct vhost_user_dev *dev)
+{
+    for (size_t i = 0; i < dev->n_vrings; i++) {
+        struct vhost_vring *vring = vhost_user_get_vring(dev, i);
+        uint64_t n;
+
+        if (!vring || vring->kick_fd < 0 || vring->kick_fd_unreadable) {
+            continue;
+        }
+
+        ssize_t retval = read(vring->kick_fd, &n, sizeof n);
+        if (retval == sizeof n) {
+            vring->kicks += n;
+        } else if (retval >= 0 || (errno != EAGAIN && errno != EINTR)) {
+            /* A file or a hung-up socket would wake us forever. */
+            COVERAGE_INC(vhost_user_bad_kick_fd);
+            VLOG_WARN("%s: virtqueue %"PRIu16": kick descriptor does not "
+                      "read as an eventfd (%s): no longer counting kicks",
+                      dev->name, vring->index,
+                      retval < 0 ? ovs_strerror(errno) : "short read");
+            vring->kick_fd_unreadable = true;
+            continue;
+        }
+        poll_fd_wait(vring->kick_fd, POLLIN);
     }
 }
 

@@ -170,9 +170,14 @@ struct vhost_vring {
     uint32_t base;              /* Where to start: see virtq_set_base(). */
     bool started;               /* KICK seen, no GET_VRING_BASE since. */
     bool enabled;               /* SET_VRING_ENABLE. */
-    int kick_fd;
+    int kick_fd;                /* Non-blocking. */
     int call_fd;
     int err_fd;
+    uint64_t kicks;             /* Kicks read from 'kick_fd': we poll, so
+                                 * the guest need not kick, and we only
+                                 * count them.  Survives reconnections. */
+    bool kick_fd_unreadable;    /* 'kick_fd' is not an eventfd that reads
+                                 * as one: no longer watched. */
 };
 
 struct vhost_user_dev {
@@ -205,6 +210,7 @@ void vhost_user_format_protocol_features(struct ds *, uint64_t features);
 
 void vhost_user_dev_init(struct vhost_user_dev *, const char *name,
                          bool offloads);
+void vhost_user_count_kicks(struct vhost_user_dev *);
 void vhost_user_dev_destroy(struct vhost_user_dev *);
 void vhost_user_reset(struct vhost_user_dev *);
 
