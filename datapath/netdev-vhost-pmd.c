@@ -35,6 +35,7 @@
 #include "vhost-user.h"
 
 COVERAGE_DEFINE(netdev_vhost_tx_not_ready);
+COVERAGE_DEFINE(netdev_vhost_rarp_sent);
 
 struct netdev_rxq_vhost {
     struct netdev_rxq up;
@@ -92,6 +93,25 @@ guest_tx_ring(const struct netdev_rxq *rxq)
     return vhost_user_get_vring(&nv->dev, 2 * rxq->queue_id + 1);
 }
 
+/* After a guest migrated here, its frontend asks us (SEND_RARP) to tell the
+ * network where it is now, as QEMU does for a guest that cannot announce
+ * itself: a RARP from its MAC, received on queue 0 as if the guest sent
+ * it, so that MAC learning and the switches beyond find the new port. */
+static void
+receive_announce(struct netdev_vhost *nv, struct dp_packet_batch *batch)
+{
+    struct eth_addr mac;
+
+    if (dp_packet_batch_size(batch) < NETDEV_MAX_BURST
+        && vhost_user_take_announce(&nv->dev, &mac)) {
+        struct dp_packet *rarp = dp_packet_new(0);
+
+        compose_rarp(rarp, mac);
+        dp_packet_batch_add(batch, rarp);
+        COVERAGE_INC(netdev_vhost_rarp_sent);
+    }
+}
+
 bool
 netdev_vhost_rxq_enabled(struct netdev_rxq *rxq)
 {
@@ -129,6 +149,10 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 
     if (OVS_UNLIKELY(error)) {
         netdev_vhost_ring_broke(nv);
+    }
+    if (OVS_UNLIKELY(vhost_user_announce_pending(&nv->dev))
+        && !rxq->queue_id) {
+        receive_announce(nv, batch);
     }
     return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
 }

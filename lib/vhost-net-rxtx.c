@@ -397,6 +397,7 @@ enqueue_one(struct enqueue_ctx *ctx, const struct frame *f)
     hdr.num_buffers = htole16(1);
     segs_write(chain.segs, 0, &hdr, p->hdr_len);
     frame_write(f, 0, chain.segs, p->hdr_len, size);
+    virtq_log_segs(ctx->vq, chain.segs, p->hdr_len + size);
     virtq_used_add(ctx->vq, chain.id, chain.n_descs, p->hdr_len + size);
     return ENQUEUE_SENT;
 }
@@ -479,6 +480,7 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
 
         n = MIN(size - done, chain.len - offset);
         frame_write(f, done, chain.segs, offset, n);
+        virtq_log_segs(ctx->vq, chain.segs, offset + n);
         done += n;
         bufs[n_bufs].id = chain.id;
         bufs[n_bufs].n_descs = chain.n_descs;
@@ -489,6 +491,7 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
     hdr = *f->hdr;
     hdr.num_buffers = htole16(n_bufs);
     segs_write(hdr_segs, 0, &hdr, p->hdr_len);
+    virtq_log_segs(ctx->vq, hdr_segs, p->hdr_len);
     for (size_t i = 0; i < n_bufs; i++) {
         virtq_used_add(ctx->vq, bufs[i].id, bufs[i].n_descs, bufs[i].len);
     }

@@ -161,6 +161,16 @@ show_port(struct ds *s, struct netdev_vhost *nv)
                   vhost_user_n_queue_pairs(dev),
                   dev->mem ? dev->mem->n_regions : 0,
                   dev->mem ? vhost_mem_total_size(dev->mem) >> 20 : 0);
+    if (dev->log || dev->features & (UINT64_C(1) << VHOST_F_LOG_ALL)) {
+        ds_put_format(s, "  dirty page log: %s, %"PRIu64" bytes\n",
+                      (dev->features & (UINT64_C(1) << VHOST_F_LOG_ALL)
+                       ? "logging (guest migrating)" : "not logging"),
+                      dev->log ? dev->log->size : 0);
+    }
+    if (dev->n_announces) {
+        ds_put_format(s, "  announce requests (SEND_RARP): %"PRIu64"\n",
+                      dev->n_announces);
+    }
     for (size_t i = 0; i < dev->n_vrings; i++) {
         struct vhost_vring *vring = vhost_user_get_vring(dev, i);
 

@@ -48,8 +48,13 @@ COVERAGE_DEFINE(vhost_user_msg);
 COVERAGE_DEFINE(vhost_user_bad_msg);
 COVERAGE_DEFINE(vhost_user_ring_resync);
 COVERAGE_DEFINE(vhost_user_bad_kick_fd);
+COVERAGE_DEFINE(vhost_user_log_base);
+COVERAGE_DEFINE(vhost_user_announce);
 
 #define BIT(N) (UINT64_C(1) << (N))
+
+/* In 'announce', beside the MAC: a request is pending. */
+#define ANNOUNCE_PENDING BIT(48)
 
 uint64_t
 vhost_user_offered_features(bool offloads)
@@ -64,6 +69,8 @@ vhost_user_offered_features(bool offloads)
             | BIT(VIRTIO_NET_F_MQ)
             | BIT(VIRTIO_NET_F_CTRL_VQ)
             | BIT(VIRTIO_NET_F_MTU)
+            | BIT(VIRTIO_NET_F_GUEST_ANNOUNCE)
+            | BIT(VHOST_F_LOG_ALL)
             | BIT(VHOST_USER_F_PROTOCOL_FEATURES)
             | (offloads ? virtio_net_offload_features() : 0));
 }
@@ -72,6 +79,8 @@ uint64_t
 vhost_user_offered_protocol_features(void)
 {
     return (BIT(VHOST_USER_PROTOCOL_F_MQ)
+            | BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD)
+            | BIT(VHOST_USER_PROTOCOL_F_RARP)
             | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK)
             | BIT(VHOST_USER_PROTOCOL_F_NET_MTU)
             | BIT(VHOST_USER_PROTOCOL_F_STATUS));
@@ -266,6 +275,8 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
             vq->event_idx = dev->features & BIT(VIRTIO_RING_F_EVENT_IDX);
             vq->indirect = dev->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
             vq->call_fd = vring->call_fd;
+            vq->log = (dev->features & BIT(VHOST_F_LOG_ALL)
+                       ? dev->log : NULL);
             if (!packed && !vring->attached
                 && virtq_guest_used_idx(vq) != base) {
                 /* We complete every buffer we take before we let go of the
@@ -352,6 +363,7 @@ struct handler_ctx {
     struct vhost_vring *vring;
     union vhost_user_payload *reply;
     size_t reply_size;
+    bool empty_reply;           /* Reply even though 'reply_size' is 0. */
     char **errp;
 };
 
@@ -398,6 +410,11 @@ handle_set_features(struct handler_ctx *ctx)
     if (dev->has_features && features != dev->features) {
         VLOG_INFO("%s: features changed from %#"PRIx64" to %#"PRIx64,
                   dev->name, dev->features, features);
+    }
+    if ((features ^ dev->features) & BIT(VHOST_F_LOG_ALL)) {
+        VLOG_INFO("%s: dirty page logging %s", dev->name,
+                  features & BIT(VHOST_F_LOG_ALL)
+                  ? "on (the guest is migrating)" : "off");
     }
     dev->features = features;
     dev->has_features = true;
@@ -473,11 +490,13 @@ handle_set_vring_addr(struct handler_ctx *ctx)
     const struct vhost_vring_addr *addr = &ctx->msg->payload.addr;
     struct vhost_vring *vring = ctx->vring;
 
-    if (addr->flags) {
-        /* VHOST_VRING_F_LOG needs VHOST_F_LOG_ALL, which we do not offer. */
+    if (addr->flags & ~(uint32_t) BIT(VHOST_VRING_F_LOG)) {
         return refuse(ctx, "virtqueue %"PRIu16": unsupported address flags "
                       "%#"PRIx32, vring->index, addr->flags);
     }
+    /* VHOST_VRING_F_LOG asks us to log the used ring at 'log_guest_addr'.
+     * While VHOST_F_LOG_ALL is on we log every page we write, the ring's
+     * included, by the guest physical address our own mapping gives. */
     vring->addrs.desc = addr->desc_user_addr;
     vring->addrs.avail = addr->avail_user_addr;
     vring->addrs.used = addr->used_user_addr;
@@ -628,6 +647,56 @@ handle_set_vring_enable(struct handler_ctx *ctx)
 }
 
 static int
+handle_set_log_base(struct handler_ctx *ctx)
+{
+    const struct vhost_user_log *desc = &ctx->msg->payload.log;
+    struct vhost_user_dev *dev = ctx->dev;
+    struct vhost_log *old = dev->log;
+    struct vhost_log *log;
+    int error;
+
+    error = vhost_log_create(ctx->msg->fds[0], desc->mmap_size,
+                             desc->mmap_offset, &log, ctx->errp);
+    if (error) {
+        return error;
+    }
+
+    /* As for the memory table: rings move to the new log under their
+     * locks, and then no one can be using the old one. */
+    dev->log = log;
+    error = apply_all_vrings(dev, ctx->errp);
+    vhost_log_destroy(old);
+
+    COVERAGE_INC(vhost_user_log_base);
+    VLOG_INFO("%s: dirty page log of %"PRIu64" bytes (for %"PRIu64" MiB of "
+              "guest memory)", dev->name, log->size,
+              log->size * 8 * VHOST_LOG_PAGE >> 20);
+    /* The frontend waits for an answer, with no payload. */
+    ctx->empty_reply = true;
+    return error;
+}
+
+static int
+handle_send_rarp(struct handler_ctx *ctx)
+{
+    struct vhost_user_dev *dev = ctx->dev;
+    struct eth_addr mac;
+    uint64_t announce = ANNOUNCE_PENDING;
+
+    /* The MAC is the first six bytes of the payload. */
+    memcpy(&mac, &ctx->msg->payload.u64, ETH_ADDR_LEN);
+    for (int i = 0; i < ETH_ADDR_LEN; i++) {
+        announce |= (uint64_t) mac.ea[i] << (8 * i);
+    }
+    atomic_store_explicit(&dev->announce, announce, memory_order_release);
+    dev->n_announces++;
+    COVERAGE_INC(vhost_user_announce);
+    VLOG_INFO("%s: frontend asks us to announce "ETH_ADDR_FMT" (the guest "
+              "migrated here)", dev->name, ETH_ADDR_ARGS(mac));
+    return 0;
+}
+
+static int
 handle_net_set_mtu(struct handler_ctx *ctx)
 {
     uint64_t mtu = ctx->msg->payload.u64;
@@ -684,6 +753,7 @@ enum payload_kind {
     P_ADDR,                     /* struct vhost_vring_addr, names a ring. */
     P_MEMORY,                   /* A memory table and one descriptor per
                                  * region. */
+    P_LOG,                      /* struct vhost_user_log, one descriptor. */
 };
 
 struct request_rule {
@@ -709,6 +779,10 @@ static const struct request_rule rules[VHOST_USER_MAX_REQUEST] = {
     RULE(SET_VRING_KICK, P_RING_FD, -1, handle_set_vring_kick),
     RULE(SET_VRING_CALL, P_RING_FD, -1, handle_set_vring_call),
     RULE(SET_VRING_ERR, P_RING_FD, -1, handle_set_vring_err),
+    /* Without LOG_SHMFD the log would be an address in the frontend's
+     * own memory, which we cannot reach. */
+    RULE(SET_LOG_BASE, P_LOG, VHOST_USER_PROTOCOL_F_LOG_SHMFD,
+         handle_set_log_base),
     RULE(GET_PROTOCOL_FEATURES, P_NONE, -1, handle_get_protocol_features),
     RULE(SET_PROTOCOL_FEATURES, P_U64, -1, handle_set_protocol_features),
     RULE(GET_QUEUE_NUM, P_NONE, VHOST_USER_PROTOCOL_F_MQ,
@@ -716,6 +790,7 @@ static const struct request_rule rules[VHOST_USER_MAX_REQUEST] = {
     /* DPDK virtio-user sends SET_VRING_ENABLE even without protocol
      * features. */
     RULE(SET_VRING_ENABLE, P_STATE, -1, handle_set_vring_enable),
+    RULE(SEND_RARP, P_U64, VHOST_USER_PROTOCOL_F_RARP, handle_send_rarp),
     RULE(NET_SET_MTU, P_U64, VHOST_USER_PROTOCOL_F_NET_MTU,
          handle_net_set_mtu),
     RULE(SET_STATUS, P_U64, VHOST_USER_PROTOCOL_F_STATUS, handle_set_status),
@@ -725,9 +800,7 @@ static const struct request_rule rules[VHOST_USER_MAX_REQUEST] = {
 
 /* Names of requests we know but do not support, for log messages. */
 static const char *const other_names[VHOST_USER_MAX_REQUEST] = {
-    [VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
     [VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
-    [VHOST_USER_SEND_RARP] = "SEND_RARP",
     [21] = "SET_BACKEND_REQ_FD",
     [22] = "IOTLB_MSG",
     [23] = "SET_VRING_ENDIAN",
@@ -769,6 +842,8 @@ payload_size(enum payload_kind kind, const union vhost_user_payload *p)
         return sizeof p->state;
     case P_ADDR:
         return sizeof p->addr;
+    case P_LOG:
+        return sizeof p->log;
     case P_MEMORY:
         return (offsetof(struct vhost_user_memory, regions)
                 + p->memory.nregions * sizeof p->memory.regions[0]);
@@ -830,6 +905,9 @@ check_msg(struct vhost_user_dev *dev, const struct request_rule *rule,
         break;
     case P_MEMORY:
         expected_fds = p->memory.nregions;
+        break;
+    case P_LOG:
+        expected_fds = 1;
         break;
     }
 
@@ -917,6 +995,9 @@ vhost_user_handle(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
         reply->hdr.size = sizeof reply->payload.u64;
         reply->payload.u64 = error != 0;
         *has_reply = true;
+    } else if (ctx.empty_reply && !error) {
+        reply->hdr.size = 0;
+        *has_reply = true;
     }
     return error;
 }
@@ -932,6 +1013,7 @@ vhost_user_dev_init(struct vhost_user_dev *dev, const char *name,
     memset(dev, 0, sizeof *dev);
     dev->name = xstrdup(name);
     dev->offered_features = vhost_user_offered_features(offloads);
+    atomic_init(&dev->announce, 0);
     for (size_t i = 0; i < VHOST_USER_MAX_VRINGS; i++) {
         atomic_init(&dev->vrings[i], NULL);
     }
@@ -968,6 +1050,24 @@ vhost_user_count_kicks(struct vhost_user_dev *dev)
     }
 }
 
+/* Takes the pending announce request, if any, and puts the MAC to announce
+ * in '*mac'.  Called by the data path. */
+bool
+vhost_user_take_announce(struct vhost_user_dev *dev, struct eth_addr *mac)
+{
+    uint64_t announce;
+
+    announce = atomic_exchange_explicit(&dev->announce, 0,
+                                        memory_order_acquire);
+    if (!announce) {
+        return false;
+    }
+    for (int i = 0; i < ETH_ADDR_LEN; i++) {
+        mac->ea[i] = announce >> (8 * i);
+    }
+    return true;
+}
+
 /* Forgets the session with the frontend: stops every ring, unmaps guest
  * memory, closes every descriptor.  Counters stay. */
 void
@@ -982,6 +1082,9 @@ vhost_user_reset(struct vhost_user_dev *dev)
     }
     vhost_mem_destroy(dev->mem);
     dev->mem = NULL;
+    vhost_log_destroy(dev->log);
+    dev->log = NULL;
+    atomic_store_relaxed(&dev->announce, 0);
     dev->features = 0;
     dev->protocol_features = 0;
     dev->has_features = false;

@@ -37,6 +37,8 @@
 
 #include "openvswitch/thread.h"
 #include "ovs-atomic.h"
+#include "packets.h"
+#include "vhost-log.h"
 #include "vhost-mem.h"
 #include "vhost-net-rxtx.h"
 #include "virtq.h"
@@ -113,6 +115,13 @@ const char *vhost_user_request_name(uint32_t request);
 #define VHOST_USER_VRING_IDX_MASK 0xff
 #define VHOST_USER_VRING_NOFD_MASK 0x100
 
+/* SET_LOG_BASE's payload, with LOG_SHMFD: where the dirty log is in the
+ * file that comes with the message. */
+struct vhost_user_log {
+    uint64_t mmap_size;
+    uint64_t mmap_offset;
+};
+
 /* SET_MEM_TABLE's payload. */
 struct vhost_user_memory {
     uint32_t nregions;
@@ -133,6 +142,7 @@ union vhost_user_payload {
     uint64_t u64;
     struct vhost_vring_state state;
     struct vhost_vring_addr addr;
+    struct vhost_user_log log;
     struct vhost_user_memory memory;
 };
 
@@ -192,6 +202,15 @@ struct vhost_user_dev {
     uint8_t status;             /* SET_STATUS. */
     uint16_t mtu;               /* NET_SET_MTU, 0 if none. */
     struct vhost_mem *mem;      /* SET_MEM_TABLE, or NULL. */
+    struct vhost_log *log;      /* SET_LOG_BASE, or NULL.  Used while
+                                 * VHOST_F_LOG_ALL is on. */
+
+    /* SEND_RARP: the frontend asks us to announce the guest's MAC after it
+     * migrated here.  The MAC in the low 48 bits and ANNOUNCE_PENDING, or
+     * 0; the data path takes it with vhost_user_take_announce(). */
+    atomic_uint64_t announce;
+    uint64_t n_announces;       /* SEND_RARPs received: survives
+                                 * reconnections. */
 
     /* Rings are made when a message first names them and live as long as
      * the device, so the data path can keep pointers to them. */
@@ -211,6 +230,7 @@ void vhost_user_format_protocol_features(struct ds *, uint64_t features);
 void vhost_user_dev_init(struct vhost_user_dev *, const char *name,
                          bool offloads);
 void vhost_user_count_kicks(struct vhost_user_dev *);
+bool vhost_user_take_announce(struct vhost_user_dev *, struct eth_addr *);
 void vhost_user_dev_destroy(struct vhost_user_dev *);
 void vhost_user_reset(struct vhost_user_dev *);
 
@@ -243,6 +263,18 @@ vhost_vring_is_running(const struct vhost_vring *vring)
     atomic_read_relaxed(CONST_CAST(atomic_bool *, &vring->running_hint),
                         &running);
     return running;
+}
+
+/* Has the frontend asked us to announce the guest (SEND_RARP)?  Cheap
+ * enough for the data path to ask on every poll. */
+static inline bool
+vhost_user_announce_pending(const struct vhost_user_dev *dev)
+{
+    uint64_t announce;
+
+    atomic_read_relaxed(CONST_CAST(atomic_uint64_t *, &dev->announce),
+                        &announce);
+    return announce != 0;
 }
 
 /* Stops 'vring' after the data path found it broken.  It stays stopped

@@ -391,6 +391,24 @@ split_next_chain(struct virtq *vq, bool device_writes,
     return split_walk(vq, head, device_writes, chain);
 }
 
+/* Marks the parts of the ring the device writes in the dirty log, if the
+ * guest is migrating: all of them, which for a ring of 256 entries is a page
+ * or two, rather than keeping track of which entries changed. */
+static void
+log_ring(const struct virtq *vq)
+{
+    if (OVS_UNLIKELY(vq->log)) {
+        if (vq->packed) {
+            virtq_log_write(vq, vq->desc, vq->size * sizeof *vq->desc);
+            virtq_log_write(vq, vq->device_event, sizeof *vq->device_event);
+        } else {
+            /* flags, idx, ring[size], and the avail_event that follows. */
+            virtq_log_write(vq, vq->split.used,
+                            6 + vq->size * sizeof vq->split.used->ring[0]);
+        }
+    }
+}
+
 static void
 split_used_add(struct virtq *vq, uint16_t id, uint32_t len)
 {
@@ -414,6 +432,7 @@ split_publish(struct virtq *vq)
      * the index. */
     __atomic_store_n(&vring->used->idx, htole16(new), __ATOMIC_RELEASE);
     vq->published = vq->used;
+    log_ring(vq);
 
     /* The index must be visible before we read whether the driver wants a
      * notification; pairs with the barrier the driver issues between
@@ -606,6 +625,7 @@ packed_publish(struct virtq *vq)
     __atomic_store_n(&vq->desc[old.idx].flags, htole16(vq->first_used_flags),
                      __ATOMIC_RELEASE);
     vq->published = vq->used;
+    log_ring(vq);
 
     /* As in split_publish(). */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -697,6 +717,7 @@ virtq_disable_kicks(struct virtq *vq)
     } else {
         vq->split.used->flags = htole16(VRING_USED_F_NO_NOTIFY);
     }
+    log_ring(vq);
 }
 
 /* ## ------------- ## */

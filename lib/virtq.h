@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "openvswitch/compiler.h"
+#include "vhost-log.h"
 #include "vhost-mem.h"
 
 /* The largest ring the virtio spec allows. */
@@ -139,6 +140,8 @@ struct virtq {
                                  * so that the guest sees a batch at once. */
     bool notified_once;         /* Has the guest ever been notified? */
     int call_fd;                /* Eventfd that notifies the guest, or -1. */
+    const struct vhost_log *log; /* While the guest migrates: where to mark
+                                 * the pages we write.  NULL otherwise. */
 };
 
 int virtq_attach(struct virtq *, const struct vhost_mem *, bool packed,
@@ -172,6 +175,31 @@ void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
 bool virtq_publish(struct virtq *);
 bool virtq_notify(const struct virtq *);
 void virtq_disable_kicks(struct virtq *);
+
+/* Marks the 'len' bytes at 'p', which the device wrote into the guest's
+ * memory, in the dirty log, if the guest is migrating. */
+static inline void
+virtq_log_write(const struct virtq *vq, const void *p, uint64_t len)
+{
+    if (OVS_UNLIKELY(vq->log)) {
+        vhost_log_hva(vq->log, vq->mem, p, len);
+    }
+}
+
+/* As virtq_log_write() for the first 'len' bytes of the segments 'segs'. */
+static inline void
+virtq_log_segs(const struct virtq *vq, const struct virtq_seg *segs,
+               uint32_t len)
+{
+    if (OVS_UNLIKELY(vq->log)) {
+        for (; len; segs++) {
+            uint32_t n = len < segs->len ? len : segs->len;
+
+            vhost_log_hva(vq->log, vq->mem, segs->addr, n);
+            len -= n;
+        }
+    }
+}
 
 struct ds;
 void virtq_format_state(const struct virtq *, struct ds *);

@@ -19,6 +19,7 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-memory.at \
 	tests/vhost-protocol.at \
 	tests/vhost-testpmd.at \
+	tests/vhost-migration.at \
 	tests/vhost-qemu.at
 EXTRA_DIST += $(VHOST_TESTSUITE_AT)
 
