@@ -357,6 +357,12 @@ run_renotify(struct netdev_vhost *nv)
 static void *
 vhost_ctl_main(void *arg OVS_UNUSED)
 {
+    /* When this thread must wake again so that what it counted reaches
+     * coverage/show (coverage_clear() in poll_block() passes a thread's
+     * counts on at most once a second).  Kept across turns: a wake-up for
+     * something else must not make us forget it. */
+    long long int coverage_flush_at = LLONG_MAX;
+
     for (;;) {
         struct netdev_vhost *nv;
         bool busy = false;
@@ -380,10 +386,16 @@ vhost_ctl_main(void *arg OVS_UNUSED)
         ovs_mutex_unlock(&netdev_vhost_mutex);
 
         if (busy) {
-            /* Wake once more after the coverage interval, so that what
-             * this thread counted reaches coverage/show even if nothing
-             * else happens. */
-            poll_timer_wait(1100);
+            coverage_flush_at = time_msec() + 1100;
+        }
+        if (coverage_flush_at != LLONG_MAX) {
+            if (time_msec() < coverage_flush_at) {
+                poll_timer_wait_until(coverage_flush_at);
+            } else {
+                /* More than a second since the last count: the
+                 * poll_block() below passes it on. */
+                coverage_flush_at = LLONG_MAX;
+            }
         }
         seq_wait(vhost_ctl_seq, seq);
         poll_block();
