@@ -150,8 +150,8 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
     if (OVS_UNLIKELY(error)) {
         netdev_vhost_ring_broke(nv);
     }
-    if (OVS_UNLIKELY(vhost_user_announce_pending(&nv->dev))
-        && !rxq->queue_id) {
+    if (!rxq->queue_id
+        && OVS_UNLIKELY(vhost_user_announce_pending(&nv->dev))) {
         receive_announce(nv, batch);
     }
     return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;

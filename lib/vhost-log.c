@@ -55,9 +55,11 @@ vhost_log_create(int fd, uint64_t size, uint64_t offset,
         return EINVAL;
     }
     if (fstat(fd, &st)) {
+        int error = errno;
+
         *errp = xasprintf("cannot stat the dirty log's file (%s)",
-                          ovs_strerror(errno));
-        return errno;
+                          ovs_strerror(error));
+        return error;
     }
     /* As for guest memory: a mapping past the end of the file would turn
      * our writes into SIGBUS. */
@@ -74,9 +76,11 @@ vhost_log_create(int fd, uint64_t size, uint64_t offset,
     base = mmap(NULL, map_end - map_offset, PROT_READ | PROT_WRITE,
                 MAP_SHARED, fd, map_offset);
     if (base == MAP_FAILED) {
+        int error = errno;
+
         *errp = xasprintf("cannot map the %"PRIu64"-byte dirty log (%s)",
-                          size, ovs_strerror(errno));
-        return errno;
+                          size, ovs_strerror(error));
+        return error;
     }
 
     log = xmalloc(sizeof *log);

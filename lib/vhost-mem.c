@@ -80,9 +80,11 @@ map_region(const struct vhost_mem_region_desc *d, int fd,
     void *base;
 
     if (fstat(fd, &st)) {
+        int error = errno;
+
         *errp = xasprintf("cannot stat region file (%s)",
-                          ovs_strerror(errno));
-        return errno;
+                          ovs_strerror(error));
+        return error;
     }
     if (!S_ISREG(st.st_mode)) {
         *errp = xstrdup("region is not backed by a regular file "
@@ -111,9 +113,11 @@ map_region(const struct vhost_mem_region_desc *d, int fd,
     base = mmap(NULL, map_end - map_offset, PROT_READ | PROT_WRITE,
                 MAP_SHARED | MAP_NORESERVE, fd, map_offset);
     if (base == MAP_FAILED) {
+        int error = errno;
+
         *errp = xasprintf("cannot map 0x%"PRIx64" bytes of guest memory (%s)",
-                          map_end - map_offset, ovs_strerror(errno));
-        return errno;
+                          map_end - map_offset, ovs_strerror(error));
+        return error;
     }
     /* Guest memory has no business in our core dumps. */
     madvise(base, map_end - map_offset, MADV_DONTDUMP);

@@ -312,20 +312,32 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
     return error;
 }
 
+/* Applies the protocol state to every ring, even after one fails: the
+ * caller then frees the memory table or log the rings used before, and a
+ * ring still running on it would reach unmapped memory.  Returns the first
+ * error, with its reason in '*errp'. */
 static int
 apply_all_vrings(struct vhost_user_dev *dev, char **errp)
 {
+    int first_error = 0;
+
+    *errp = NULL;
     for (size_t i = 0; i < dev->n_vrings; i++) {
         struct vhost_vring *vring = vhost_user_get_vring(dev, i);
 
         if (vring) {
-            int error = vring_apply(dev, vring, errp);
-            if (error) {
-                return error;
+            char *reason;
+            int error = vring_apply(dev, vring, &reason);
+
+            if (error && !first_error) {
+                first_error = error;
+                *errp = reason;
+            } else {
+                free(reason);
             }
         }
     }
-    return 0;
+    return first_error;
 }
 
 /* Forgets everything the frontend said about 'vring', except its counters,
@@ -666,13 +678,14 @@ handle_set_log_base(struct handler_ctx *ctx)
     dev->log = log;
     error = apply_all_vrings(dev, ctx->errp);
     vhost_log_destroy(old);
-
-    COVERAGE_INC(vhost_user_log_base);
-    VLOG_INFO("%s: dirty page log of %"PRIu64" bytes (for %"PRIu64" MiB of "
-              "guest memory)", dev->name, log->size,
-              log->size * 8 * VHOST_LOG_PAGE >> 20);
-    /* The frontend waits for an answer, with no payload. */
-    ctx->empty_reply = true;
+    if (!error) {
+        COVERAGE_INC(vhost_user_log_base);
+        VLOG_INFO("%s: dirty page log of %"PRIu64" bytes (for %"PRIu64" MiB "
+                  "of guest memory)", dev->name, log->size,
+                  log->size * 8 * VHOST_LOG_PAGE >> 20);
+        /* The frontend waits for an answer, with no payload. */
+        ctx->empty_reply = true;
+    }
     return error;
 }
 
@@ -988,15 +1001,16 @@ vhost_user_handle(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
     if (ctx.reply_size && !error) {
         reply->hdr.size = ctx.reply_size;
         *has_reply = true;
+    } else if (ctx.empty_reply && !error) {
+        /* A request with a reply of its own gets no REPLY_ACK. */
+        reply->hdr.size = 0;
+        *has_reply = true;
     } else if (msg->hdr.flags & VHOST_USER_NEED_REPLY
                && dev_has_protocol_feature(dev,
                                            VHOST_USER_PROTOCOL_F_REPLY_ACK)) {
         /* REPLY_ACK: zero for success. */
         reply->hdr.size = sizeof reply->payload.u64;
         reply->payload.u64 = error != 0;
-        *has_reply = true;
-    } else if (ctx.empty_reply && !error) {
-        reply->hdr.size = 0;
         *has_reply = true;
     }
     return error;
