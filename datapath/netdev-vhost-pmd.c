@@ -22,20 +22,39 @@
  * (virtqueue 2N) of a running queue pair, spread evenly, so the guest may
  * run fewer queues than OVS has threads.  Two transmit queues may share a
  * ring, so sending takes the ring's lock; receiving only tries it, and a
- * PMD thread that finds the ring being reconfigured comes back next time. */
+ * PMD thread that finds the ring being reconfigured comes back next time.
+ *
+ * In interrupt mode (options:rx-mode=interrupt), a PMD thread whose queues
+ * have all been idle for a while arms them (netdev_vhost_rxq_arm()): it asks
+ * the guest to kick, and sleeps in poll_block() on the kick eventfds.  The
+ * first receive after it wakes asks the guest to stop kicking, so a busy
+ * queue is polled without kicks, as in poll mode. */
 
 #include <config.h>
 
 #include <errno.h>
+#include <poll.h>
 
 #include "coverage.h"
 #include "dp-packet.h"
 #include "netdev-vhost-private.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "seq.h"
 #include "vhost-net-rxtx.h"
 #include "vhost-user.h"
 
+VLOG_DEFINE_THIS_MODULE(netdev_vhost_pmd);
+
 COVERAGE_DEFINE(netdev_vhost_tx_not_ready);
 COVERAGE_DEFINE(netdev_vhost_rarp_sent);
+COVERAGE_DEFINE(netdev_vhost_rx_wait);
+COVERAGE_DEFINE(netdev_vhost_bad_kick);
+
+/* How long a PMD thread sleeps, at most, when a ring it waits on has no
+ * kick eventfd (the frontend gave none, or one that does not read as an
+ * eventfd). */
+#define KICKLESS_WAIT_MSEC 1
 
 struct netdev_rxq_vhost {
     struct netdev_rxq up;
@@ -120,6 +139,86 @@ netdev_vhost_rxq_enabled(struct netdev_rxq *rxq)
     return vring && vhost_vring_is_running(vring);
 }
 
+/* Interrupt mode: asks the guest to kick the ring of 'rxq' when it transmits
+ * and makes the caller's next poll_block() wake on the kick; see the
+ * comment at the top.  Also wakes on anything that changes the port's
+ * session ('wake_seq'), since a ring that starts, stops or gets a new kick
+ * descriptor must be looked at again. */
+int
+netdev_vhost_rxq_arm(struct netdev_rxq *rxq)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    struct netdev_vhost *nv = netdev_vhost_cast(rxq->netdev);
+    struct vhost_vring *vring = guest_tx_ring(rxq);
+    int kick_error = 0;
+    bool interrupt, up;
+    int error = 0;
+    uint64_t seq;
+
+    atomic_read_relaxed(&nv->rx_interrupt, &interrupt);
+    if (!interrupt) {
+        return EOPNOTSUPP;
+    }
+
+    /* Read before we look at the ring: whatever changes it afterward
+     * changes 'wake_seq' too. */
+    seq = seq_read(nv->wake_seq);
+    atomic_read_relaxed(&nv->admin_up, &up);
+    if (up && vring && vhost_vring_is_running(vring)) {
+        struct virtq *vq = &vring->vq;
+        uint64_t kicks;
+
+        ovs_spin_lock(&vring->lock);
+        if (!vring->running) {
+            /* Stopped meanwhile: 'wake_seq' tells us when it starts. */
+        } else if (!rxq->queue_id
+                   && vhost_user_announce_pending(&nv->dev)) {
+            /* A RARP to receive first (see receive_announce()). */
+            error = EAGAIN;
+        } else {
+            /* Take the kicks that came while we polled, so that they do
+             * not wake us. */
+            if (vq->kick_fd >= 0 && !vq->kick_fd_broken) {
+                kick_error = virtq_read_eventfd(vq->kick_fd, &kicks);
+                if (!kick_error) {
+                    vring->stats.kicks += kicks;
+                } else if (kick_error == EAGAIN) {
+                    kick_error = 0;
+                } else {
+                    vq->kick_fd_broken = true;
+                }
+            }
+
+            if (vq->kick_fd < 0 || vq->kick_fd_broken) {
+                /* No kick to wait for: look at the ring again soon. */
+                poll_timer_wait(KICKLESS_WAIT_MSEC);
+            } else if (virtq_enable_kicks(vq)) {
+                virtq_disable_kicks(vq);
+                error = EAGAIN;
+            } else {
+                poll_fd_wait(vq->kick_fd, POLLIN);
+                vring->stats.waits++;
+            }
+        }
+        ovs_spin_unlock(&vring->lock);
+    }
+
+    if (kick_error) {
+        COVERAGE_INC(netdev_vhost_bad_kick);
+        VLOG_WARN_RL(&rl, "%s: virtqueue %d: kick descriptor does not read "
+                     "as an eventfd (%s): looking at the ring every %d ms "
+                     "while idle", netdev_rxq_get_name(rxq),
+                     2 * rxq->queue_id + 1, ovs_strerror(kick_error),
+                     KICKLESS_WAIT_MSEC);
+    }
+    if (error) {
+        return error;
+    }
+    COVERAGE_INC(netdev_vhost_rx_wait);
+    seq_wait(nv->wake_seq, seq);
+    return 0;
+}
+
 int
 netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
                       int *qfill)
@@ -133,11 +232,23 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         *qfill = -ENOTSUP;
     }
     atomic_read_relaxed(&nv->admin_up, &up);
-    if (!up || !vring || !vhost_vring_is_running(vring)
-        || ovs_spin_trylock(&vring->lock)) {
+    if (!up || !vring || !vhost_vring_is_running(vring)) {
         return EAGAIN;
     }
+    if (!rxq->queue_id
+        && OVS_UNLIKELY(vhost_user_announce_pending(&nv->dev))) {
+        /* First, so that a guest that keeps the ring full cannot hold it
+         * back. */
+        receive_announce(nv, batch);
+    }
+    if (ovs_spin_trylock(&vring->lock)) {
+        return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
+    }
     if (OVS_LIKELY(vring->running)) {
+        if (OVS_UNLIKELY(vring->vq.kicks_enabled)) {
+            /* Awake: poll, and let the guest stop kicking. */
+            virtq_disable_kicks(&vring->vq);
+        }
         error = vhost_net_dequeue(&vring->vq, &vring->params,
                                   netdev_vhost_packet_pool(), batch,
                                   &vring->stats);
@@ -149,10 +260,6 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 
     if (OVS_UNLIKELY(error)) {
         netdev_vhost_ring_broke(nv);
-    }
-    if (!rxq->queue_id
-        && OVS_UNLIKELY(vhost_user_announce_pending(&nv->dev))) {
-        receive_announce(nv, batch);
     }
     return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
 }

@@ -32,6 +32,7 @@
 #include "vhost-user.h"
 
 struct dp_packet_pool;
+struct seq;
 
 /* Guards every netdev_vhost member marked OVS_GUARDED_BY(netdev_vhost_mutex)
  * and the vhost-user sessions.  Held by the thread that serves the sockets
@@ -85,6 +86,16 @@ struct netdev_vhost {
      * nor receives. */
     atomic_bool admin_up;
 
+    /* options:rx-mode=interrupt: a PMD thread whose queues are all idle may
+     * sleep until the guest kicks one (see netdev_vhost_rxq_arm()).
+     * Written with netdev_vhost_mutex held, which keeps the vhost_ctl
+     * thread from reading the kicks meanwhile. */
+    atomic_bool rx_interrupt;
+
+    /* Changed after anything the session does, so that a PMD thread asleep
+     * in interrupt mode looks at the port's rings again. */
+    struct seq *wake_seq;
+
     /* Packets OVS sent while no guest queue was running or the port was
      * down. */
     atomic_uint64_t tx_not_ready;
@@ -109,6 +120,7 @@ int netdev_vhost_rxq_construct(struct netdev_rxq *);
 void netdev_vhost_rxq_destruct(struct netdev_rxq *);
 void netdev_vhost_rxq_dealloc(struct netdev_rxq *);
 bool netdev_vhost_rxq_enabled(struct netdev_rxq *);
+int netdev_vhost_rxq_arm(struct netdev_rxq *);
 int netdev_vhost_rxq_recv(struct netdev_rxq *, struct dp_packet_batch *,
                           int *qfill);
 int netdev_vhost_send(struct netdev *, int qid, struct dp_packet_batch *,

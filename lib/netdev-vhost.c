@@ -224,6 +224,11 @@ sync_state(struct netdev_vhost *nv)
          * which receive queues are enabled. */
         notify_change(nv);
     }
+
+    /* Whatever the frontend said (a ring started or stopped, a new kick
+     * descriptor, an announce to send), a PMD thread asleep on this port's
+     * rings must look again. */
+    seq_change(nv->wake_seq);
 }
 
 static void
@@ -372,6 +377,7 @@ vhost_ctl_main(void *arg OVS_UNUSED)
         seq = seq_read(vhost_ctl_seq);
         LIST_FOR_EACH (nv, list_node, &netdev_vhost_ports) {
             int n = run_session(nv);
+            bool rx_interrupt;
 
             run_renotify(nv);
             if (n == EVENTS_PER_TURN) {
@@ -381,7 +387,8 @@ vhost_ctl_main(void *arg OVS_UNUSED)
             if (nv->sock) {
                 vhost_socket_wait(nv->sock);
             }
-            vhost_user_count_kicks(&nv->dev);
+            atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+            vhost_user_count_kicks(&nv->dev, rx_interrupt);
         }
         ovs_mutex_unlock(&netdev_vhost_mutex);
 
@@ -451,6 +458,8 @@ netdev_vhost_construct(struct netdev *netdev)
     nv->flags = NETDEV_UP | NETDEV_PROMISC;
     nv->renotify_at = LLONG_MAX;
     atomic_init(&nv->admin_up, true);
+    atomic_init(&nv->rx_interrupt, false);
+    nv->wake_seq = seq_create();
     atomic_init(&nv->tx_retries_max, VHOST_TX_RETRIES_DEFAULT);
     atomic_init(&nv->tx_mtu, nv->mtu);
     if (userspace_tso_enabled()) {
@@ -485,6 +494,7 @@ netdev_vhost_destruct(struct netdev *netdev)
     free(nv->socket_path);
     free(nv->txq_map);
     ovs_mutex_unlock(&netdev_vhost_mutex);
+    seq_destroy(nv->wake_seq);
 
     wake_vhost_ctl();
 }
@@ -497,6 +507,7 @@ static int
 netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
 {
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
+    bool rx_interrupt;
     int retries_max;
 
     ovs_mutex_lock(&netdev_vhost_mutex);
@@ -507,6 +518,10 @@ netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
     atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
     if (retries_max != VHOST_TX_RETRIES_DEFAULT) {
         smap_add_format(args, "tx-retries-max", "%d", retries_max);
+    }
+    atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+    if (rx_interrupt) {
+        smap_add(args, "rx-mode", "interrupt");
     }
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
@@ -521,8 +536,10 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     const char *server_path = smap_get(args, "vhost-server-path");
     const char *listen_path = smap_get(args, "vhost-listen-path");
     const char *retries = smap_get(args, "tx-retries-max");
+    const char *rx_mode = smap_get_def(args, "rx-mode", "poll");
     const struct smap_node *node;
     bool server = !server_path;
+    bool rx_interrupt, was_interrupt;
     int retries_max;
     char *path;
     int error = 0;
@@ -530,7 +547,8 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     SMAP_FOR_EACH (node, args) {
         if (strcmp(node->key, "vhost-server-path")
             && strcmp(node->key, "vhost-listen-path")
-            && strcmp(node->key, "tx-retries-max")) {
+            && strcmp(node->key, "tx-retries-max")
+            && strcmp(node->key, "rx-mode")) {
             VLOG_WARN("%s: ignoring unknown option \"%s\"", name, node->key);
         }
     }
@@ -540,6 +558,13 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
                     || retries_max > VHOST_TX_RETRIES_MAX)) {
         *errp = xasprintf("%s: tx-retries-max \"%s\" is not a number from "
                           "0 to %d", name, retries, VHOST_TX_RETRIES_MAX);
+        return EINVAL;
+    }
+    if (!strcmp(rx_mode, "poll") || !strcmp(rx_mode, "interrupt")) {
+        rx_interrupt = !strcmp(rx_mode, "interrupt");
+    } else {
+        *errp = xasprintf("%s: rx-mode \"%s\" is not \"poll\" or "
+                          "\"interrupt\"", name, rx_mode);
         return EINVAL;
     }
     if (server_path && listen_path) {
@@ -559,6 +584,15 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     atomic_store_relaxed(&nv->tx_retries_max, retries_max);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
+    atomic_read_relaxed(&nv->rx_interrupt, &was_interrupt);
+    if (rx_interrupt != was_interrupt) {
+        VLOG_INFO("%s: rx-mode %s", name, rx_mode);
+        atomic_store_relaxed(&nv->rx_interrupt, rx_interrupt);
+        /* PMD threads reload the port's queues, and with them whether they
+         * may sleep. */
+        netdev_request_reconfigure(netdev);
+        seq_change(nv->wake_seq);
+    }
     if (!nv->sock || server != nv->server || strcmp(path, nv->socket_path)) {
         struct vhost_socket *sock;
         char *reason;
@@ -726,6 +760,7 @@ netdev_vhost_update_flags(struct netdev *netdev, enum netdev_flags off,
     if (nv->flags != *old_flagsp) {
         atomic_store_relaxed(&nv->admin_up, nv->flags & NETDEV_UP);
         netdev_change_seq_changed(netdev);
+        seq_change(nv->wake_seq);
     }
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
@@ -754,6 +789,8 @@ sum_ring_stats(struct netdev_vhost *nv, struct vhost_queue_stats *rx,
         sum->packets += vring->stats.packets;
         sum->bytes += vring->stats.bytes;
         sum->notifications += vring->stats.notifications;
+        sum->kicks += vring->stats.kicks;
+        sum->waits += vring->stats.waits;
         sum->retries += vring->stats.retries;
         sum->csum_offloads += vring->stats.csum_offloads;
         sum->tso_packets += vring->stats.tso_packets;
@@ -880,6 +917,8 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
         }
     }
     add_counter(cs, &allocated, tx.retries, "tx_retries");
+    add_counter(cs, &allocated, rx.waits, "rx_interrupt_waits");
+    add_counter(cs, &allocated, rx.kicks, "rx_interrupt_kicks");
     add_counter(cs, &allocated, rx.csum_offloads, "rx_csum_offloads");
     add_counter(cs, &allocated, rx.tso_packets, "rx_tso_packets");
     add_counter(cs, &allocated, rx.sw_csums, "rx_sw_csums");
@@ -897,9 +936,12 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
     const struct vhost_user_dev *dev = &nv->dev;
     struct ds s = DS_EMPTY_INITIALIZER;
+    bool rx_interrupt;
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     smap_add(args, "mode", nv->server ? "server" : "client");
+    atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+    smap_add(args, "rx_mode", rx_interrupt ? "interrupt" : "poll");
     if (nv->socket_path) {
         smap_add(args, "socket", nv->socket_path);
     }
@@ -974,5 +1016,6 @@ const struct netdev_class netdev_vhost_class = {
     .rxq_destruct = netdev_vhost_rxq_destruct,
     .rxq_dealloc = netdev_vhost_rxq_dealloc,
     .rxq_enabled = netdev_vhost_rxq_enabled,
+    .rxq_arm = netdev_vhost_rxq_arm,
     .rxq_recv = netdev_vhost_rxq_recv,
 };

@@ -242,8 +242,8 @@ chain_to_packet(const struct virtq_chain *chain,
     return packet;
 }
 
-/* Receives up to a batch of packets that the guest transmitted on 'vq' into
- * 'batch', which the caller initialized.  Returns VIRTQ_OK, or a fatal
+/* Receives packets that the guest transmitted on 'vq' into 'batch', which
+ * the caller initialized, until it is full.  Returns VIRTQ_OK, or a fatal
  * error after which the caller must stop using the ring. */
 enum virtq_error
 vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
@@ -253,7 +253,8 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
     enum virtq_error error = VIRTQ_OK;
     struct virtq_chain chain;
 
-    for (int i = 0; i < NETDEV_MAX_BURST; i++) {
+    /* At most a batch of chains, good or bad, per call. */
+    for (int i = dp_packet_batch_size(batch); i < NETDEV_MAX_BURST; i++) {
         struct dp_packet *packet;
 
         error = virtq_next_chain(vq, false, &chain);

@@ -67,6 +67,10 @@ struct vhost_queue_stats {
     uint64_t packets;
     uint64_t bytes;
     uint64_t notifications;     /* Interrupts we raised in the guest. */
+    uint64_t kicks;             /* Kicks the data path took, in interrupt
+                                 * mode (see netdev_vhost_rxq_arm()). */
+    uint64_t waits;             /* Times the data path asked for kicks
+                                 * because the ring was idle. */
     uint64_t retries;           /* Times a full receive ring was tried
                                  * again (see vhost_net_enqueue()). */
     uint64_t drops[N_VHOST_DROP_REASONS];

@@ -64,7 +64,7 @@ find_port(const char *name)
 }
 
 static void
-show_vring(struct ds *s, struct vhost_vring *vring)
+show_vring(struct ds *s, struct vhost_vring *vring, bool rx_interrupt)
     OVS_REQUIRES(netdev_vhost_mutex)
 {
     struct vring_snapshot snap;
@@ -91,10 +91,19 @@ show_vring(struct ds *s, struct vhost_vring *vring)
         ds_put_char(s, '\n');
     }
     ds_put_format(s, "    kick fd %s, call fd %s; calls (interrupts raised) "
-                  "%"PRIu64"; kicks %"PRIu64" (not needed: polled)\n",
+                  "%"PRIu64"; kicks %"PRIu64,
                   vring->kick_fd >= 0 ? "set" : "none",
                   vring->call_fd >= 0 ? "set" : "none",
-                  snap.stats.notifications, vring->kicks);
+                  snap.stats.notifications, vring->kicks + snap.stats.kicks);
+    if (rx_interrupt && vring->index % 2) {
+        /* The guest's transmit ring: its kicks wake the PMD thread. */
+        ds_put_format(s, " (interrupt mode: %s, %"PRIu64" waits)\n",
+                      snap.running && snap.vq.kicks_enabled
+                      ? "waiting for a kick" : "polling",
+                      snap.stats.waits);
+    } else {
+        ds_put_cstr(s, " (not needed: polled)\n");
+    }
     ds_put_format(s, "    packets %"PRIu64", bytes %"PRIu64,
                   snap.stats.packets, snap.stats.bytes);
     if (!(vring->index % 2)) {
@@ -137,6 +146,7 @@ show_port(struct ds *s, struct netdev_vhost *nv)
 {
     const struct vhost_user_dev *dev = &nv->dev;
     bool connected = nv->sock && vhost_socket_is_connected(nv->sock);
+    bool rx_interrupt;
     int retries_max;
 
     atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
@@ -144,9 +154,12 @@ show_port(struct ds *s, struct netdev_vhost *nv)
                   netdev_get_name(&nv->up),
                   nv->server ? "server" : "client",
                   nv->socket_path ? nv->socket_path : "(none)");
-    ds_put_format(s, "  frontend %s, link %s, mtu %d, tx-retries-max %d\n",
+    atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+    ds_put_format(s, "  frontend %s, link %s, mtu %d, tx-retries-max %d, "
+                  "rx-mode %s\n",
                   connected ? "connected" : "not connected",
-                  nv->link_up ? "up" : "down", nv->mtu, retries_max);
+                  nv->link_up ? "up" : "down", nv->mtu, retries_max,
+                  rx_interrupt ? "interrupt" : "poll");
     if (!connected) {
         return;
     }
@@ -175,7 +188,7 @@ show_port(struct ds *s, struct netdev_vhost *nv)
         struct vhost_vring *vring = vhost_user_get_vring(dev, i);
 
         if (vring) {
-            show_vring(s, vring);
+            show_vring(s, vring, rx_interrupt);
         }
     }
 }

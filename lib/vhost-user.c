@@ -228,7 +228,7 @@ vring_get_or_create(struct vhost_user_dev *dev, size_t index)
         atomic_init(&vring->running_hint, false);
         vring->index = index;
         vring->kick_fd = vring->call_fd = vring->err_fd = -1;
-        vring->vq.call_fd = -1;
+        vring->vq.call_fd = vring->vq.kick_fd = -1;
         /* Release: the ring is initialized before the data path can see
          * it. */
         atomic_store_explicit(&dev->vrings[index], vring,
@@ -275,6 +275,7 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
             vq->event_idx = dev->features & BIT(VIRTIO_RING_F_EVENT_IDX);
             vq->indirect = dev->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
             vq->call_fd = vring->call_fd;
+            vq->kick_fd = vring->kick_fd_unreadable ? -1 : vring->kick_fd;
             vq->log = (dev->features & BIT(VHOST_F_LOG_ALL)
                        ? dev->log : NULL);
             if (!packed && !vring->attached
@@ -348,7 +349,7 @@ vring_reset(struct vhost_vring *vring)
     ovs_spin_lock(&vring->lock);
     vring->running = vring->attached = false;
     atomic_store_relaxed(&vring->running_hint, false);
-    vring->vq.call_fd = -1;
+    vring->vq.call_fd = vring->vq.kick_fd = -1;
     ovs_spin_unlock(&vring->lock);
 
     replace_fd(&vring->kick_fd, -1);
@@ -535,6 +536,28 @@ handle_set_vring_base(struct handler_ctx *ctx)
     return 0;
 }
 
+/* Replaces 'vring''s kick descriptor with 'fd' (or -1), which is an eventfd
+ * unless 'unreadable'.  The data path reads the kick descriptor under the
+ * lock: it gets the new one before the old one is closed, so that it never
+ * reads a descriptor that was closed, and perhaps reused for something
+ * else.  A PMD thread may still be asleep in poll() on the old number; the
+ * change of the port's wake_seq that follows every message wakes it. */
+static void
+vring_set_kick_fd(struct vhost_vring *vring, int fd, bool unreadable)
+{
+    int old_fd = vring->kick_fd;
+
+    vring->kick_fd = fd;
+    vring->kick_fd_unreadable = unreadable;
+    ovs_spin_lock(&vring->lock);
+    vring->vq.kick_fd = unreadable ? -1 : fd;
+    vring->vq.kick_fd_broken = false;
+    ovs_spin_unlock(&vring->lock);
+    if (old_fd >= 0) {
+        close(old_fd);
+    }
+}
+
 static int
 handle_get_vring_base(struct handler_ctx *ctx)
 {
@@ -545,7 +568,7 @@ handle_get_vring_base(struct handler_ctx *ctx)
      * else. */
     vring->started = false;
     error = vring_apply(ctx->dev, vring, ctx->errp);
-    replace_fd(&vring->kick_fd, -1);
+    vring_set_kick_fd(vring, -1, false);
 
     ctx->reply->state.index = vring->index;
     ctx->reply->state.num = vring->base;
@@ -565,31 +588,34 @@ static int
 handle_set_vring_kick(struct handler_ctx *ctx)
 {
     struct vhost_vring *vring = ctx->vring;
+    int fd = take_ring_fd(ctx);
+    bool unreadable = false;
 
-    /* We poll; the kick descriptor only tells us the ring starts, and
-     * vhost_user_count_kicks() counts what comes through it. */
-    replace_fd(&vring->kick_fd, take_ring_fd(ctx));
-    vring->kick_fd_unreadable = false;
-    if (vring->kick_fd >= 0) {
+    /* The kick descriptor tells us the ring starts.  A data path that
+     * polls does not need the kicks, and vhost_user_count_kicks() counts
+     * them; in interrupt mode they wake the data path. */
+    if (fd >= 0) {
         struct stat st;
 
         /* An eventfd is an anonymous inode: no file type.  Anything else
          * (a file, a pipe) is not watched. */
-        if (fstat(vring->kick_fd, &st) || st.st_mode & S_IFMT) {
+        if (fstat(fd, &st) || st.st_mode & S_IFMT) {
             VLOG_INFO("%s: virtqueue %"PRIu16": kick descriptor is not an "
                       "eventfd: kicks will not be counted", ctx->dev->name,
                       vring->index);
-            vring->kick_fd_unreadable = true;
+            unreadable = true;
         } else {
-            int error = set_nonblocking(vring->kick_fd);
+            int error = set_nonblocking(fd);
 
             if (error) {
+                close(fd);
                 return refuse(ctx, "cannot make the kick descriptor of "
                               "virtqueue %"PRIu16" non-blocking (%s)",
                               vring->index, ovs_strerror(error));
             }
         }
     }
+    vring_set_kick_fd(vring, fd, unreadable);
     vring->started = true;
     return vring_apply(ctx->dev, vring, ctx->errp);
 }
@@ -1034,29 +1060,32 @@ vhost_user_dev_init(struct vhost_user_dev *dev, const char *name,
 }
 
 /* Counts the kicks that arrived on each ring's kick descriptor, and makes
- * the next poll_block() wake when more do.  Our data path polls, so a guest
- * that kicks anyway costs this thread a read, not the PMD threads. */
+ * the next poll_block() wake when more do.  A data path that polls does not
+ * need them, so a guest that kicks anyway costs this thread a read, not the
+ * PMD threads.  The guest's transmit rings are skipped if 'data_path_waits':
+ * their kicks wake the data path (interrupt mode), and a read here would
+ * take a wake-up meant for it. */
 void
-vhost_user_count_kicks(struct vhost_user_dev *dev)
+vhost_user_count_kicks(struct vhost_user_dev *dev, bool data_path_waits)
 {
     for (size_t i = 0; i < dev->n_vrings; i++) {
         struct vhost_vring *vring = vhost_user_get_vring(dev, i);
         uint64_t n;
 
-        if (!vring || vring->kick_fd < 0 || vring->kick_fd_unreadable) {
+        if (!vring || vring->kick_fd < 0 || vring->kick_fd_unreadable
+            || (data_path_waits && i % 2)) {
             continue;
         }
 
-        ssize_t retval = read(vring->kick_fd, &n, sizeof n);
-        if (retval == sizeof n) {
+        int error = virtq_read_eventfd(vring->kick_fd, &n);
+        if (!error) {
             vring->kicks += n;
-        } else if (retval >= 0 || (errno != EAGAIN && errno != EINTR)) {
-            /* A file or a hung-up socket would wake us forever. */
+        } else if (error != EAGAIN) {
+            /* Anything else could wake us forever. */
             COVERAGE_INC(vhost_user_bad_kick_fd);
             VLOG_WARN("%s: virtqueue %"PRIu16": kick descriptor does not "
                       "read as an eventfd (%s): no longer counting kicks",
-                      dev->name, vring->index,
-                      retval < 0 ? ovs_strerror(errno) : "short read");
+                      dev->name, vring->index, ovs_strerror(error));
             vring->kick_fd_unreadable = true;
             continue;
         }

@@ -183,9 +183,11 @@ struct vhost_vring {
     int kick_fd;                /* Non-blocking. */
     int call_fd;
     int err_fd;
-    uint64_t kicks;             /* Kicks read from 'kick_fd': we poll, so
-                                 * the guest need not kick, and we only
-                                 * count them.  Survives reconnections. */
+    uint64_t kicks;             /* Kicks read from 'kick_fd' by the
+                                 * protocol code, while the data path polls
+                                 * and only counts them (the data path's
+                                 * own are in 'stats').  Survives
+                                 * reconnections. */
     bool kick_fd_unreadable;    /* 'kick_fd' is not an eventfd that reads
                                  * as one: no longer watched. */
 };
@@ -229,7 +231,7 @@ void vhost_user_format_protocol_features(struct ds *, uint64_t features);
 
 void vhost_user_dev_init(struct vhost_user_dev *, const char *name,
                          bool offloads);
-void vhost_user_count_kicks(struct vhost_user_dev *);
+void vhost_user_count_kicks(struct vhost_user_dev *, bool data_path_waits);
 bool vhost_user_take_announce(struct vhost_user_dev *, struct eth_addr *);
 void vhost_user_dev_destroy(struct vhost_user_dev *);
 void vhost_user_reset(struct vhost_user_dev *);

@@ -21,6 +21,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "openvswitch/dynamic-string.h"
@@ -701,6 +702,25 @@ virtq_notify(const struct virtq *vq)
     return vq->call_fd >= 0 && write(vq->call_fd, &one, sizeof one) > 0;
 }
 
+/* Reads and resets the counter of eventfd 'fd' into '*value'.  Returns 0,
+ * EAGAIN if it was 0, or another positive errno value if 'fd' does not read
+ * as an eventfd.  Never blocks: the frontend shares the descriptor's file
+ * description with us and may have made it blocking. */
+int
+virtq_read_eventfd(int fd, uint64_t *value)
+{
+    struct iovec iov = { .iov_base = value, .iov_len = sizeof *value };
+    ssize_t retval;
+
+    do {
+        retval = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    } while (retval < 0 && errno == EINTR);
+
+    return (retval == sizeof *value ? 0
+            : retval < 0 ? errno
+            : EPROTO);
+}
+
 /* We poll the ring, so the driver need not kick us.  For a split ring with
  * EVENT_IDX this sets avail_event to just behind where we are, which no kick
  * decision of the driver can cross for another 65535 entries; without it,
@@ -717,7 +737,37 @@ virtq_disable_kicks(struct virtq *vq)
     } else {
         vq->split.used->flags = htole16(VRING_USED_F_NO_NOTIFY);
     }
+    vq->kicks_enabled = false;
     log_ring(vq);
+}
+
+/* Asks the driver to kick us for the next chain it makes available, before
+ * the data path sleeps.  Returns true if a chain is available already: the
+ * driver may have looked at our flags before we changed them, so it may not
+ * kick for it, and the caller must not sleep. */
+bool
+virtq_enable_kicks(struct virtq *vq)
+{
+    if (vq->packed) {
+        vq->device_event->flags = htole16(VRING_PACKED_EVENT_FLAG_ENABLE);
+    } else if (vq->event_idx) {
+        vring_avail_event(&vq->split) = htole16(vq->avail.idx);
+    } else {
+        vq->split.used->flags = 0;
+    }
+    vq->kicks_enabled = true;
+    log_ring(vq);
+
+    /* Our flags must be visible before we look at the ring again; pairs
+     * with the barrier the driver issues between making a chain available
+     * and reading whether to kick.  One of us sees the other's write. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    if (vq->packed) {
+        return packed_desc_is_avail(read_u16(&vq->desc[vq->avail.idx].flags),
+                                    vq->avail.wrap);
+    }
+    return read_u16(&vq->split.avail->idx) != vq->avail.idx;
 }
 
 /* ## ------------- ## */

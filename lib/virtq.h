@@ -140,6 +140,12 @@ struct virtq {
                                  * so that the guest sees a batch at once. */
     bool notified_once;         /* Has the guest ever been notified? */
     int call_fd;                /* Eventfd that notifies the guest, or -1. */
+    int kick_fd;                /* Eventfd the guest kicks, or -1: for a
+                                 * data path that sleeps while idle. */
+    bool kick_fd_broken;        /* 'kick_fd' did not read as an eventfd:
+                                 * not waited on until it is replaced. */
+    bool kicks_enabled;         /* Does the guest kick us?  See
+                                 * virtq_enable_kicks(). */
     const struct vhost_log *log; /* While the guest migrates: where to mark
                                  * the pages we write.  NULL otherwise. */
 };
@@ -174,7 +180,9 @@ void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
                     uint32_t len);
 bool virtq_publish(struct virtq *);
 bool virtq_notify(const struct virtq *);
+int virtq_read_eventfd(int fd, uint64_t *value);
 void virtq_disable_kicks(struct virtq *);
+bool virtq_enable_kicks(struct virtq *);
 
 /* Marks the 'len' bytes at 'p', which the device wrote into the guest's
  * memory, in the dirty log, if the guest is migrating. */
