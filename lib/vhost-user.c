@@ -38,7 +38,6 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
-#include "socket-util.h"
 #include "util.h"
 #include "virtio-net-hdr.h"
 
@@ -598,21 +597,14 @@ handle_set_vring_kick(struct handler_ctx *ctx)
         struct stat st;
 
         /* An eventfd is an anonymous inode: no file type.  Anything else
-         * (a file, a pipe) is not watched. */
+         * (a file, a pipe) is not watched.  It is read without blocking
+         * (virtq_read_eventfd()), whatever its flags, which the frontend
+         * shares and can change. */
         if (fstat(fd, &st) || st.st_mode & S_IFMT) {
             VLOG_INFO("%s: virtqueue %"PRIu16": kick descriptor is not an "
                       "eventfd: kicks will not be counted", ctx->dev->name,
                       vring->index);
             unreadable = true;
-        } else {
-            int error = set_nonblocking(fd);
-
-            if (error) {
-                close(fd);
-                return refuse(ctx, "cannot make the kick descriptor of "
-                              "virtqueue %"PRIu16" non-blocking (%s)",
-                              vring->index, ovs_strerror(error));
-            }
         }
     }
     vring_set_kick_fd(vring, fd, unreadable);
