@@ -29,6 +29,7 @@
 #include "openvswitch/thread.h"
 #include "ovs-atomic.h"
 #include "packets.h"
+#include "vhost-tap.h"
 #include "vhost-user.h"
 
 struct dp_packet_pool;
@@ -49,6 +50,8 @@ struct netdev_vhost {
     struct ovs_list list_node OVS_GUARDED_BY(netdev_vhost_mutex);
 
     /* Configuration. */
+    bool kernel OVS_GUARDED_BY(netdev_vhost_mutex);  /* backend=kernel. */
+    struct vhost_tap_config tap OVS_GUARDED_BY(netdev_vhost_mutex);
     char *socket_path OVS_GUARDED_BY(netdev_vhost_mutex);
     bool server OVS_GUARDED_BY(netdev_vhost_mutex);
     struct eth_addr hwaddr OVS_GUARDED_BY(netdev_vhost_mutex);

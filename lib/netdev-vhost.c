@@ -46,7 +46,9 @@
 #include "timeval.h"
 #include "userspace-tso.h"
 #include "util.h"
+#include "sset.h"
 #include "vhost-socket.h"
+#include "vhost-tap.h"
 #include "vhost-user.h"
 
 VLOG_DEFINE_THIS_MODULE(netdev_vhost);
@@ -71,6 +73,26 @@ struct ovs_list netdev_vhost_ports OVS_GUARDED_BY(netdev_vhost_mutex)
 static struct seq *vhost_ctl_seq;
 
 static struct dp_packet_pool *packet_pool;
+
+/* The taps of deleted backend=kernel ports, which netdev_vhost_run()
+ * removes once QEMU lets go of them.  Not in the ports' destructors, which
+ * run when ovs-vswitchd exits too, and a running VM must keep its tap
+ * through a restart. */
+static struct sset taps_to_remove OVS_GUARDED_BY(netdev_vhost_mutex)
+    = SSET_INITIALIZER(&taps_to_remove);
+/* When netdev_vhost_run() is to look at 'taps_to_remove': 0 for at once. */
+static long long int taps_remove_at OVS_GUARDED_BY(netdev_vhost_mutex)
+    = LLONG_MAX;
+
+static void
+remove_tap_later(const char *name)
+    OVS_REQUIRES(netdev_vhost_mutex)
+{
+    sset_add(&taps_to_remove, name);
+    taps_remove_at = 0;
+    /* Wakes the main loop, for netdev_vhost_run(). */
+    seq_change(connectivity_seq_get());
+}
 
 static void *vhost_ctl_main(void *);
 
@@ -414,6 +436,50 @@ vhost_ctl_main(void *arg OVS_UNUSED)
 /* ## netdev life cycle ## */
 /* ## ------------------- ## */
 
+/* Removes the taps of deleted backend=kernel ports (see taps_to_remove).
+ * A one-queue tap that QEMU still has is tried again every second. */
+static void
+netdev_vhost_run(const struct netdev_class *class OVS_UNUSED)
+{
+    struct sset names = SSET_INITIALIZER(&names);
+    const char *name;
+
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    if (time_msec() < taps_remove_at) {
+        ovs_mutex_unlock(&netdev_vhost_mutex);
+        return;
+    }
+    sset_swap(&names, &taps_to_remove);
+    taps_remove_at = LLONG_MAX;
+    ovs_mutex_unlock(&netdev_vhost_mutex);
+
+    SSET_FOR_EACH (name, &names) {
+        char *reason;
+        int error = vhost_tap_remove(name, &reason);
+
+        if (error == EAGAIN) {
+            ovs_mutex_lock(&netdev_vhost_mutex);
+            sset_add(&taps_to_remove, name);
+            taps_remove_at = MIN(taps_remove_at, time_msec() + 1000);
+            ovs_mutex_unlock(&netdev_vhost_mutex);
+        } else if (error) {
+            VLOG_WARN("%s", reason);
+            free(reason);
+        } else {
+            VLOG_INFO("%s: tap removed (gone once QEMU closes it)", name);
+        }
+    }
+    sset_destroy(&names);
+}
+
+static void
+netdev_vhost_wait(const struct netdev_class *class OVS_UNUSED)
+{
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    poll_timer_wait_until(taps_remove_at);
+    ovs_mutex_unlock(&netdev_vhost_mutex);
+}
+
 static struct netdev *
 netdev_vhost_alloc(void)
 {
@@ -488,6 +554,9 @@ netdev_vhost_destruct(struct netdev *netdev)
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     ovs_list_remove(&nv->list_node);
+    if (nv->kernel) {
+        remove_tap_later(netdev_get_name(netdev));
+    }
     vhost_socket_close(nv->sock);
     /* dpif-netdev has stopped polling and sending before this. */
     vhost_user_dev_destroy(&nv->dev);
@@ -523,7 +592,94 @@ netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
     if (rx_interrupt) {
         smap_add(args, "rx-mode", "interrupt");
     }
+    if (nv->kernel) {
+        smap_add(args, "backend", "kernel");
+        if (nv->tap.n_queues != 1) {
+            smap_add_format(args, "queues", "%d", nv->tap.n_queues);
+        }
+        if (nv->tap.owner != (uid_t) -1) {
+            smap_add_format(args, "owner", "%lu",
+                            (unsigned long) nv->tap.owner);
+        }
+        if (nv->tap.group != (gid_t) -1) {
+            smap_add_format(args, "group", "%lu",
+                            (unsigned long) nv->tap.group);
+        }
+    }
     ovs_mutex_unlock(&netdev_vhost_mutex);
+    return 0;
+}
+
+/* Parses the options of backend=kernel into '*cfg'. */
+static int
+parse_tap_options(const char *name, const struct smap *args,
+                  struct vhost_tap_config *cfg, char **errp)
+{
+    const char *queues = smap_get(args, "queues");
+    const char *owner = smap_get(args, "owner");
+    const char *group = smap_get(args, "group");
+
+    cfg->n_queues = 1;
+    cfg->owner = (uid_t) -1;
+    cfg->group = (gid_t) -1;
+    cfg->mtu = 0;
+    if (queues && (!str_to_int(queues, 10, &cfg->n_queues)
+                   || cfg->n_queues < 1
+                   || cfg->n_queues > VHOST_TAP_MAX_QUEUES)) {
+        *errp = xasprintf("%s: queues \"%s\" is not a number from 1 to %d",
+                          name, queues, VHOST_TAP_MAX_QUEUES);
+        return EINVAL;
+    }
+    if (owner && vhost_tap_parse_owner(owner, &cfg->owner)) {
+        *errp = xasprintf("%s: owner \"%s\" is not a user", name, owner);
+        return EINVAL;
+    }
+    if (group && vhost_tap_parse_group(group, &cfg->group)) {
+        *errp = xasprintf("%s: group \"%s\" is not a group", name, group);
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Switches 'nv' to backend=kernel, if it is not yet, and sets up its tap as
+ * 'cfg' says. */
+static int
+set_kernel_backend(struct netdev_vhost *nv, struct vhost_tap_config *cfg,
+                   char **errp)
+    OVS_REQUIRES(netdev_vhost_mutex)
+{
+    const char *name = netdev_get_name(&nv->up);
+    char *reason;
+    int error;
+
+    if (nv->sock) {
+        vhost_socket_close(nv->sock);
+        nv->sock = NULL;
+        end_session(nv);
+    }
+    free(nv->socket_path);
+    nv->socket_path = NULL;
+    sset_find_and_delete(&taps_to_remove, name);
+
+    cfg->mtu = nv->mtu;
+    if (nv->kernel && !memcmp(cfg, &nv->tap, sizeof *cfg)
+        && vhost_tap_is_set_up(name, cfg->n_queues)) {
+        /* Nothing changed: set_config() comes with every change of the
+         * database. */
+        return 0;
+    }
+    error = vhost_tap_setup(name, cfg, &reason);
+    if (error) {
+        VLOG_WARN("%s", reason);
+        *errp = reason;
+        return error;
+    }
+    if (!nv->kernel || memcmp(cfg, &nv->tap, sizeof *cfg)) {
+        VLOG_INFO("%s: kernel backend: tap %s, %d queue(s)", name, name,
+                  cfg->n_queues);
+    }
+    nv->kernel = true;
+    nv->tap = *cfg;
     return 0;
 }
 
@@ -537,18 +693,29 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     const char *listen_path = smap_get(args, "vhost-listen-path");
     const char *retries = smap_get(args, "tx-retries-max");
     const char *rx_mode = smap_get_def(args, "rx-mode", "poll");
+    const char *backend = smap_get_def(args, "backend", "user");
+    static const char *const keys[] = {
+        "vhost-server-path", "vhost-listen-path", "tx-retries-max",
+        "rx-mode", "backend", "queues", "owner", "group",
+    };
+    struct vhost_tap_config tap_cfg;
     const struct smap_node *node;
     bool server = !server_path;
     bool rx_interrupt, was_interrupt;
+    bool kernel;
     int retries_max;
-    char *path;
+    char *path = NULL;
     int error = 0;
 
     SMAP_FOR_EACH (node, args) {
-        if (strcmp(node->key, "vhost-server-path")
-            && strcmp(node->key, "vhost-listen-path")
-            && strcmp(node->key, "tx-retries-max")
-            && strcmp(node->key, "rx-mode")) {
+        size_t i;
+
+        for (i = 0; i < ARRAY_SIZE(keys); i++) {
+            if (!strcmp(node->key, keys[i])) {
+                break;
+            }
+        }
+        if (i == ARRAY_SIZE(keys)) {
             VLOG_WARN("%s: ignoring unknown option \"%s\"", name, node->key);
         }
     }
@@ -567,6 +734,29 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
                           "\"interrupt\"", name, rx_mode);
         return EINVAL;
     }
+    if (!strcmp(backend, "user") || !strcmp(backend, "kernel")) {
+        kernel = !strcmp(backend, "kernel");
+    } else {
+        *errp = xasprintf("%s: backend \"%s\" is not \"user\" or "
+                          "\"kernel\"", name, backend);
+        return EINVAL;
+    }
+    if (kernel) {
+        if (server_path || listen_path) {
+            *errp = xasprintf("%s: vhost-server-path and vhost-listen-path "
+                              "are for backend=user", name);
+            return EINVAL;
+        }
+        error = parse_tap_options(name, args, &tap_cfg, errp);
+        if (error) {
+            return error;
+        }
+    } else if (smap_get(args, "queues") || smap_get(args, "owner")
+               || smap_get(args, "group")) {
+        *errp = xasprintf("%s: queues, owner and group are for "
+                          "backend=kernel", name);
+        return EINVAL;
+    }
     if (server_path && listen_path) {
         *errp = xasprintf("%s: set vhost-server-path (OVS connects to the "
                           "frontend) or vhost-listen-path (the frontend "
@@ -577,10 +767,6 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
         *errp = xasprintf("%s: the socket path is empty", name);
         return EINVAL;
     }
-    path = (server_path ? xstrdup(server_path)
-            : listen_path ? xstrdup(listen_path)
-            : xasprintf("%s/%s", ovs_rundir(), name));
-
     atomic_store_relaxed(&nv->tx_retries_max, retries_max);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
@@ -593,6 +779,20 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
         netdev_request_reconfigure(netdev);
         seq_change(nv->wake_seq);
     }
+    if (kernel) {
+        error = set_kernel_backend(nv, &tap_cfg, errp);
+        ovs_mutex_unlock(&netdev_vhost_mutex);
+        return error;
+    }
+    if (nv->kernel) {
+        /* From backend=kernel to user: the tap goes. */
+        nv->kernel = false;
+        remove_tap_later(name);
+    }
+
+    path = (server_path ? xstrdup(server_path)
+            : listen_path ? xstrdup(listen_path)
+            : xasprintf("%s/%s", ovs_rundir(), name));
     if (!nv->sock || server != nv->server || strcmp(path, nv->socket_path)) {
         struct vhost_socket *sock;
         char *reason;
@@ -713,6 +913,15 @@ netdev_vhost_set_mtu(struct netdev *netdev, int mtu)
         return EINVAL;
     }
     ovs_mutex_lock(&netdev_vhost_mutex);
+    if (nv->kernel) {
+        int error = vhost_tap_set_mtu(netdev_get_name(netdev), mtu);
+
+        if (error) {
+            ovs_mutex_unlock(&netdev_vhost_mutex);
+            return error;
+        }
+        nv->tap.mtu = mtu;
+    }
     if (nv->mtu != mtu) {
         nv->mtu = mtu;
         atomic_store_relaxed(&nv->tx_mtu, mtu);
@@ -939,6 +1148,16 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     bool rx_interrupt;
 
     ovs_mutex_lock(&netdev_vhost_mutex);
+    if (nv->kernel) {
+        smap_add(args, "backend", "kernel");
+        smap_add(args, "tap", netdev_get_name(netdev));
+        smap_add_format(args, "queues", "%d", nv->tap.n_queues);
+        /* Not yet: the tap is made for QEMU, but its host side is not
+         * yet attached to the datapath. */
+        smap_add(args, "attachment", "none");
+        goto out;
+    }
+    smap_add(args, "backend", "user");
     smap_add(args, "mode", nv->server ? "server" : "client");
     atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
     smap_add(args, "rx_mode", rx_interrupt ? "interrupt" : "poll");
@@ -988,6 +1207,8 @@ out:
 const struct netdev_class netdev_vhost_class = {
     .type = "vhost",
     .is_pmd = true,
+    .run = netdev_vhost_run,
+    .wait = netdev_vhost_wait,
 
     .alloc = netdev_vhost_alloc,
     .construct = netdev_vhost_construct,

@@ -149,6 +149,13 @@ show_port(struct ds *s, struct netdev_vhost *nv)
     bool rx_interrupt;
     int retries_max;
 
+    if (nv->kernel) {
+        ds_put_format(s, "%s: kernel backend (vhost-net), tap %s, %d "
+                      "queue(s), not attached to the datapath yet\n",
+                      netdev_get_name(&nv->up), netdev_get_name(&nv->up),
+                      nv->tap.n_queues);
+        return;
+    }
     atomic_read_relaxed(&nv->tx_retries_max, &retries_max);
     ds_put_format(s, "%s: vhost-user %s, socket %s\n",
                   netdev_get_name(&nv->up),

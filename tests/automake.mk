@@ -20,7 +20,8 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-protocol.at \
 	tests/vhost-testpmd.at \
 	tests/vhost-migration.at \
-	tests/vhost-qemu.at
+	tests/vhost-qemu.at \
+	tests/vhost-kernel.at
 EXTRA_DIST += $(VHOST_TESTSUITE_AT)
 
 VHOST_TESTSUITE = tests/vhost-testsuite
