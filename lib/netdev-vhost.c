@@ -618,6 +618,7 @@ parse_tap_options(const char *name, const struct smap *args,
     const char *queues = smap_get(args, "queues");
     const char *owner = smap_get(args, "owner");
     const char *group = smap_get(args, "group");
+    unsigned int id;
 
     cfg->n_queues = 1;
     cfg->owner = (uid_t) -1;
@@ -630,13 +631,20 @@ parse_tap_options(const char *name, const struct smap *args,
                           name, queues, VHOST_TAP_MAX_QUEUES);
         return EINVAL;
     }
-    if (owner && vhost_tap_parse_owner(owner, &cfg->owner)) {
-        *errp = xasprintf("%s: owner \"%s\" is not a user", name, owner);
-        return EINVAL;
+    if (owner) {
+        if (vhost_tap_parse_id(owner, false, &id)) {
+            *errp = xasprintf("%s: owner \"%s\" is not a user", name, owner);
+            return EINVAL;
+        }
+        cfg->owner = id;
     }
-    if (group && vhost_tap_parse_group(group, &cfg->group)) {
-        *errp = xasprintf("%s: group \"%s\" is not a group", name, group);
-        return EINVAL;
+    if (group) {
+        if (vhost_tap_parse_id(group, true, &id)) {
+            *errp = xasprintf("%s: group \"%s\" is not a group", name,
+                              group);
+            return EINVAL;
+        }
+        cfg->group = id;
     }
     return 0;
 }

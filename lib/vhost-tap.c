@@ -253,40 +253,29 @@ vhost_tap_remove(const char *name, char **errp)
     return error;
 }
 
-/* Parses a user name or number into '*uid'.  Returns 0 or EINVAL. */
+/* Parses 's', a user name (a group name if 'group') or a number, into
+ * '*id'.  Returns 0 or EINVAL. */
 int
-vhost_tap_parse_owner(const char *s, uid_t *uid)
+vhost_tap_parse_id(const char *s, bool group, unsigned int *id)
 {
-    struct passwd pwd, *result;
     char buf[4096];
-    unsigned int n;
 
-    if (str_to_uint(s, 10, &n)) {
-        *uid = n;
+    if (str_to_uint(s, 10, id)) {
         return 0;
-    }
-    if (!getpwnam_r(s, &pwd, buf, sizeof buf, &result) && result) {
-        *uid = pwd.pw_uid;
-        return 0;
-    }
-    return EINVAL;
-}
+    } else if (group) {
+        struct group grp, *result;
 
-/* Parses a group name or number into '*gid'.  Returns 0 or EINVAL. */
-int
-vhost_tap_parse_group(const char *s, gid_t *gid)
-{
-    struct group grp, *result;
-    char buf[4096];
-    unsigned int n;
+        if (!getgrnam_r(s, &grp, buf, sizeof buf, &result) && result) {
+            *id = grp.gr_gid;
+            return 0;
+        }
+    } else {
+        struct passwd pwd, *result;
 
-    if (str_to_uint(s, 10, &n)) {
-        *gid = n;
-        return 0;
-    }
-    if (!getgrnam_r(s, &grp, buf, sizeof buf, &result) && result) {
-        *gid = grp.gr_gid;
-        return 0;
+        if (!getpwnam_r(s, &pwd, buf, sizeof buf, &result) && result) {
+            *id = pwd.pw_uid;
+            return 0;
+        }
     }
     return EINVAL;
 }

@@ -48,7 +48,6 @@ bool vhost_tap_is_set_up(const char *name, int n_queues);
 int vhost_tap_set_mtu(const char *name, int mtu);
 int vhost_tap_remove(const char *name, char **errp)
     OVS_WARN_UNUSED_RESULT;
-int vhost_tap_parse_owner(const char *s, uid_t *);
-int vhost_tap_parse_group(const char *s, gid_t *);
+int vhost_tap_parse_id(const char *s, bool group, unsigned int *id);
 
 #endif /* vhost-tap.h */
