@@ -58,7 +58,14 @@ COVERAGE_DEFINE(netdev_vhost_bad_kick);
 
 struct netdev_rxq_vhost {
     struct netdev_rxq up;
+    struct vhost_tap_queue *tap;    /* backend=kernel: the tap's queue. */
 };
+
+static struct vhost_tap_queue *
+rxq_tap(const struct netdev_rxq *rxq)
+{
+    return CONTAINER_OF(rxq, struct netdev_rxq_vhost, up)->tap;
+}
 
 /* Spreads OVS's transmit queues over the queue pairs whose guest receive
  * ring runs. */
@@ -88,8 +95,20 @@ netdev_vhost_rxq_alloc(void)
 }
 
 int
-netdev_vhost_rxq_construct(struct netdev_rxq *rxq OVS_UNUSED)
+netdev_vhost_rxq_construct(struct netdev_rxq *rxq)
 {
+    struct netdev_rxq_vhost *rx = CONTAINER_OF(rxq, struct netdev_rxq_vhost,
+                                               up);
+    struct netdev_vhost *nv = netdev_vhost_cast(rxq->netdev);
+
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    if (nv->kernel) {
+        /* None if the tap's queues could not be opened: then the queue
+         * stays empty until they are. */
+        rx->tap = (rxq->queue_id < nv->n_tap_rxqs
+                   ? nv->tap_rxqs[rxq->queue_id] : NULL);
+    }
+    ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
 }
 
@@ -134,8 +153,12 @@ receive_announce(struct netdev_vhost *nv, struct dp_packet_batch *batch)
 bool
 netdev_vhost_rxq_enabled(struct netdev_rxq *rxq)
 {
-    struct vhost_vring *vring = guest_tx_ring(rxq);
+    struct vhost_vring *vring;
 
+    if (rxq_tap(rxq)) {
+        return true;
+    }
+    vring = guest_tx_ring(rxq);
     return vring && vhost_vring_is_running(vring);
 }
 
@@ -149,12 +172,16 @@ netdev_vhost_rxq_arm(struct netdev_rxq *rxq)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     struct netdev_vhost *nv = netdev_vhost_cast(rxq->netdev);
-    struct vhost_vring *vring = guest_tx_ring(rxq);
+    struct vhost_vring *vring;
     int kick_error = 0;
     bool interrupt, up;
     int error = 0;
     uint64_t seq;
 
+    if (rxq_tap(rxq)) {
+        return netdev_vhost_tap_arm(nv, rxq_tap(rxq));
+    }
+    vring = guest_tx_ring(rxq);
     atomic_read_relaxed(&nv->rx_interrupt, &interrupt);
     if (!interrupt) {
         return EOPNOTSUPP;
@@ -224,13 +251,17 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
                       int *qfill)
 {
     struct netdev_vhost *nv = netdev_vhost_cast(rxq->netdev);
-    struct vhost_vring *vring = guest_tx_ring(rxq);
     enum virtq_error error = VIRTQ_OK;
+    struct vhost_vring *vring;
     bool up;
 
     if (qfill) {
         *qfill = -ENOTSUP;
     }
+    if (rxq_tap(rxq)) {
+        return netdev_vhost_tap_recv(nv, rxq_tap(rxq), batch);
+    }
+    vring = guest_tx_ring(rxq);
     atomic_read_relaxed(&nv->admin_up, &up);
     if (!up || !vring || !vhost_vring_is_running(vring)) {
         return EAGAIN;
@@ -278,6 +309,10 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     int pair;
     int mtu;
 
+    if (nv->tap_txq) {
+        netdev_vhost_tap_send(nv, batch);
+        return 0;
+    }
     atomic_read_relaxed(&nv->admin_up, &up);
     atomic_read_relaxed(&nv->txq_map[qid % netdev->n_txq], &pair);
     if (up && pair >= 0) {

@@ -29,11 +29,14 @@
 #include "openvswitch/thread.h"
 #include "ovs-atomic.h"
 #include "packets.h"
+#include "vhost-net-rxtx.h"
 #include "vhost-tap.h"
 #include "vhost-user.h"
 
+struct dp_packet_batch;
 struct dp_packet_pool;
 struct seq;
+struct vhost_tap_queue;
 
 /* Guards every netdev_vhost member marked OVS_GUARDED_BY(netdev_vhost_mutex)
  * and the vhost-user sessions.  Held by the thread that serves the sockets
@@ -99,6 +102,26 @@ struct netdev_vhost {
      * in interrupt mode looks at the port's rings again. */
     struct seq *wake_seq;
 
+    /* backend=kernel on the userspace datapath: AF_PACKET queues on the
+     * tap (datapath/netdev-vhost-tap.c).  Opened and closed by
+     * netdev_vhost_reconfigure(), which dpif-netdev calls with the port out
+     * of every PMD thread's hands, and by the destructor, so PMD threads
+     * read them unlocked. */
+    struct vhost_tap_queue **tap_rxqs;
+    int n_tap_rxqs;
+    struct vhost_tap_queue *tap_txq;
+    int tap_ifindex;            /* The tap they are bound to. */
+    int tap_open_mtu;           /* The MTU their rings were made for. */
+
+    /* backend=kernel: a guest has the tap open (its carrier), as the
+     * kernel's link notices last said. */
+    atomic_bool tap_carrier;
+    /* The counters of queues closed since. */
+    struct vhost_queue_stats tap_rx_closed
+        OVS_GUARDED_BY(netdev_vhost_mutex);
+    struct vhost_queue_stats tap_tx_closed
+        OVS_GUARDED_BY(netdev_vhost_mutex);
+
     /* Packets OVS sent while no guest queue was running or the port was
      * down. */
     atomic_uint64_t tx_not_ready;
@@ -128,5 +151,21 @@ int netdev_vhost_rxq_recv(struct netdev_rxq *, struct dp_packet_batch *,
                           int *qfill);
 int netdev_vhost_send(struct netdev *, int qid, struct dp_packet_batch *,
                       bool concurrent_txq);
+
+/* datapath/netdev-vhost-tap.c */
+int netdev_vhost_tap_open(struct netdev_vhost *)
+    OVS_REQUIRES(netdev_vhost_mutex);
+bool netdev_vhost_tap_is_current(const struct netdev_vhost *)
+    OVS_REQUIRES(netdev_vhost_mutex);
+void netdev_vhost_tap_close(struct netdev_vhost *)
+    OVS_REQUIRES(netdev_vhost_mutex);
+void netdev_vhost_tap_stats(struct netdev_vhost *,
+                            struct vhost_queue_stats *rx,
+                            struct vhost_queue_stats *tx)
+    OVS_REQUIRES(netdev_vhost_mutex);
+int netdev_vhost_tap_recv(struct netdev_vhost *, struct vhost_tap_queue *,
+                          struct dp_packet_batch *);
+int netdev_vhost_tap_arm(struct netdev_vhost *, struct vhost_tap_queue *);
+void netdev_vhost_tap_send(struct netdev_vhost *, struct dp_packet_batch *);
 
 #endif /* netdev-vhost-private.h */

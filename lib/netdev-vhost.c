@@ -28,6 +28,8 @@
 #include "netdev-vhost.h"
 
 #include <errno.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +43,7 @@
 #include "openvswitch/vlog.h"
 #include "ovs-numa.h"
 #include "ovs-thread.h"
+#include "rtnetlink.h"
 #include "seq.h"
 #include "smap.h"
 #include "timeval.h"
@@ -48,6 +51,7 @@
 #include "util.h"
 #include "sset.h"
 #include "vhost-socket.h"
+#include "vhost-tap-queue.h"
 #include "vhost-tap.h"
 #include "vhost-user.h"
 
@@ -80,6 +84,12 @@ static struct dp_packet_pool *packet_pool;
  * through a restart. */
 static struct sset taps_to_remove OVS_GUARDED_BY(netdev_vhost_mutex)
     = SSET_INITIALIZER(&taps_to_remove);
+/* The kernel's link notices, wanted once a backend=kernel port exists.
+ * Main thread only. */
+static bool tap_notices_wanted;
+static struct nln_notifier *tap_notifier;
+static long long int tap_notifier_retry_at;
+
 /* When netdev_vhost_run() is to look at 'taps_to_remove': 0 for at once. */
 static long long int taps_remove_at OVS_GUARDED_BY(netdev_vhost_mutex)
     = LLONG_MAX;
@@ -436,13 +446,71 @@ vhost_ctl_main(void *arg OVS_UNUSED)
 /* ## netdev life cycle ## */
 /* ## ------------------- ## */
 
+/* Follows the kernel's link notices for the taps of backend=kernel ports:
+ * a tap's carrier tells whether a guest has it open, and a tap made again
+ * (a new ifindex) needs its queues on the userspace datapath opened
+ * again. */
+static void
+tap_changed(const struct rtnetlink_change *change, void *aux OVS_UNUSED)
+{
+    struct netdev_vhost *nv;
+
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    LIST_FOR_EACH (nv, list_node, &netdev_vhost_ports) {
+        const char *name = netdev_get_name(&nv->up);
+        bool carrier, old_carrier;
+
+        if (!nv->kernel || (change && strcmp(change->ifname, name))) {
+            continue;
+        }
+        if (change) {
+            carrier = (change->nlmsg_type == RTM_NEWLINK
+                       && change->ifi_flags & IFF_RUNNING);
+            if (change->nlmsg_type == RTM_NEWLINK
+                && (nv->tap_ifindex
+                    ? change->if_index != nv->tap_ifindex
+                    : !nv->n_tap_rxqs)) {
+                /* dpif-netdev calls netdev_vhost_reconfigure(), if it has
+                 * the port. */
+                netdev_request_reconfigure(&nv->up);
+            }
+        } else {
+            /* Notices were lost: ask. */
+            struct vhost_tap_link link;
+
+            carrier = !vhost_tap_get_link(name, &link) && link.carrier;
+        }
+        atomic_read_relaxed(&nv->tap_carrier, &old_carrier);
+        if (carrier != old_carrier) {
+            atomic_store_relaxed(&nv->tap_carrier, carrier);
+            nv->link_resets++;
+            VLOG_INFO("%s: guest %s the tap", name,
+                      carrier ? "opened" : "closed");
+        }
+        netdev_change_seq_changed(&nv->up);
+    }
+    ovs_mutex_unlock(&netdev_vhost_mutex);
+}
+
 /* Removes the taps of deleted backend=kernel ports (see taps_to_remove).
- * A one-queue tap that QEMU still has is tried again every second. */
+ * A one-queue tap that QEMU still has is tried again every second.  Also
+ * follows the taps' link notices. */
 static void
 netdev_vhost_run(const struct netdev_class *class OVS_UNUSED)
 {
     struct sset names = SSET_INITIALIZER(&names);
     const char *name;
+
+    if (tap_notices_wanted && !tap_notifier
+        && time_msec() >= tap_notifier_retry_at) {
+        tap_notifier = rtnetlink_notifier_create(tap_changed, NULL);
+        if (!tap_notifier) {
+            tap_notifier_retry_at = time_msec() + 1000;
+        }
+    }
+    if (tap_notifier) {
+        rtnetlink_run();
+    }
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (time_msec() < taps_remove_at) {
@@ -475,6 +543,11 @@ netdev_vhost_run(const struct netdev_class *class OVS_UNUSED)
 static void
 netdev_vhost_wait(const struct netdev_class *class OVS_UNUSED)
 {
+    if (tap_notifier) {
+        rtnetlink_wait();
+    } else if (tap_notices_wanted) {
+        poll_timer_wait_until(tap_notifier_retry_at);
+    }
     ovs_mutex_lock(&netdev_vhost_mutex);
     poll_timer_wait_until(taps_remove_at);
     ovs_mutex_unlock(&netdev_vhost_mutex);
@@ -539,6 +612,7 @@ netdev_vhost_construct(struct netdev *netdev)
     nv->txq_map = xmalloc(sizeof *nv->txq_map);
     atomic_init(&nv->txq_map[0], -1);
     atomic_init(&nv->tx_not_ready, 0);
+    atomic_init(&nv->tap_carrier, false);
     atomic_init(&nv->ring_broke, false);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
@@ -559,6 +633,7 @@ netdev_vhost_destruct(struct netdev *netdev)
     }
     vhost_socket_close(nv->sock);
     /* dpif-netdev has stopped polling and sending before this. */
+    netdev_vhost_tap_close(nv);
     vhost_user_dev_destroy(&nv->dev);
     free(nv->socket_path);
     free(nv->txq_map);
@@ -686,8 +761,18 @@ set_kernel_backend(struct netdev_vhost *nv, struct vhost_tap_config *cfg,
         VLOG_INFO("%s: kernel backend: tap %s, %d queue(s)", name, name,
                   cfg->n_queues);
     }
+    if (!nv->kernel || cfg->n_queues != nv->tap.n_queues
+        || (nv->tap_ifindex && nv->tap_ifindex != if_nametoindex(name))) {
+        /* The userspace datapath (re)opens the tap's queues. */
+        netdev_request_reconfigure(&nv->up);
+    }
     nv->kernel = true;
     nv->tap = *cfg;
+    tap_notices_wanted = true;
+
+    struct vhost_tap_link link;
+    atomic_store_relaxed(&nv->tap_carrier,
+                         !vhost_tap_get_link(name, &link) && link.carrier);
     return 0;
 }
 
@@ -793,9 +878,11 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
         return error;
     }
     if (nv->kernel) {
-        /* From backend=kernel to user: the tap goes. */
+        /* From backend=kernel to user: the tap goes, and so do its queues
+         * on the userspace datapath. */
         nv->kernel = false;
         remove_tap_later(name);
+        netdev_request_reconfigure(netdev);
     }
 
     path = (server_path ? xstrdup(server_path)
@@ -858,6 +945,7 @@ static int
 netdev_vhost_reconfigure(struct netdev *netdev)
 {
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
+    int error;
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (netdev->n_txq != nv->requested_n_txq) {
@@ -865,8 +953,27 @@ netdev_vhost_reconfigure(struct netdev *netdev)
         nv->txq_map = xmalloc(nv->requested_n_txq * sizeof *nv->txq_map);
         netdev->n_txq = nv->requested_n_txq;
     }
-    netdev->n_rxq = MAX(nv->requested_n_rxq, 1);
     netdev_vhost_map_txqs(nv);
+
+    /* On the userspace datapath, a tap's queues are opened here, again
+     * only if the tap, its MTU or its queue count changed. */
+    if (nv->kernel) {
+        netdev->n_rxq = nv->tap.n_queues;
+        if (!netdev_vhost_tap_is_current(nv)) {
+            netdev_vhost_tap_close(nv);
+            error = netdev_vhost_tap_open(nv);
+            if (error) {
+                /* dpif-netdev would drop the port: keep it, without
+                 * traffic, until the tap changes. */
+                VLOG_WARN("%s: tap not attached to the userspace datapath "
+                          "(%s)", netdev_get_name(netdev),
+                          ovs_strerror(error));
+            }
+        }
+    } else {
+        netdev_vhost_tap_close(nv);
+        netdev->n_rxq = MAX(nv->requested_n_rxq, 1);
+    }
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
 }
@@ -928,6 +1035,10 @@ netdev_vhost_set_mtu(struct netdev *netdev, int mtu)
             ovs_mutex_unlock(&netdev_vhost_mutex);
             return error;
         }
+        if (nv->tap.mtu != mtu) {
+            /* The receive rings' frames follow the MTU. */
+            netdev_request_reconfigure(netdev);
+        }
         nv->tap.mtu = mtu;
     }
     if (nv->mtu != mtu) {
@@ -945,7 +1056,12 @@ netdev_vhost_get_carrier(const struct netdev *netdev, bool *carrier)
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
 
     ovs_mutex_lock(&netdev_vhost_mutex);
-    *carrier = nv->link_up;
+    if (nv->kernel) {
+        /* The tap has carrier while a guest has it open. */
+        atomic_read_relaxed(&nv->tap_carrier, carrier);
+    } else {
+        *carrier = nv->link_up;
+    }
     ovs_mutex_unlock(&netdev_vhost_mutex);
     return 0;
 }
@@ -1003,22 +1119,13 @@ sum_ring_stats(struct netdev_vhost *nv, struct vhost_queue_stats *rx,
             continue;
         }
         ovs_spin_lock(&vring->lock);
-        sum->packets += vring->stats.packets;
-        sum->bytes += vring->stats.bytes;
-        sum->notifications += vring->stats.notifications;
-        sum->kicks += vring->stats.kicks;
-        sum->waits += vring->stats.waits;
-        sum->retries += vring->stats.retries;
-        sum->csum_offloads += vring->stats.csum_offloads;
-        sum->tso_packets += vring->stats.tso_packets;
-        sum->sw_csums += vring->stats.sw_csums;
-        sum->sw_segmented += vring->stats.sw_segmented;
-        sum->segments += vring->stats.segments;
-        for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
-            sum->drops[r] += vring->stats.drops[r];
-        }
+        vhost_queue_stats_add(sum, &vring->stats);
         ovs_spin_unlock(&vring->lock);
     }
+
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    netdev_vhost_tap_stats(nv, rx, tx);
+    ovs_mutex_unlock(&netdev_vhost_mutex);
 }
 
 static int
@@ -1027,6 +1134,7 @@ netdev_vhost_get_stats(const struct netdev *netdev, struct netdev_stats *stats)
     struct netdev_vhost *nv = netdev_vhost_cast__(netdev);
     struct vhost_queue_stats rx, tx;
     uint64_t not_ready;
+    bool kernel;
 
     sum_ring_stats(nv, &rx, &tx);
     atomic_read_relaxed(&nv->tx_not_ready, &not_ready);
@@ -1048,6 +1156,31 @@ netdev_vhost_get_stats(const struct netdev *netdev, struct netdev_stats *stats)
     stats->tx_dropped = (tx.drops[VHOST_DROP_RING_FULL]
                          + tx.drops[VHOST_DROP_OVERSIZE]
                          + tx.drops[VHOST_DROP_NOT_READY] + not_ready);
+
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    kernel = nv->kernel;
+    ovs_mutex_unlock(&netdev_vhost_mutex);
+    if (kernel) {
+        /* The guest's packets cross the tap, whichever datapath takes them
+         * from there: its kernel counters count them (rx is what the guest
+         * sent), and its drops (a guest that does not take its packets).
+         * The userspace datapath adds its own drops. */
+        struct netdev_stats ours = *stats;
+        struct vhost_tap_link link;
+        int error = vhost_tap_get_link(netdev_get_name(netdev), &link);
+
+        if (error) {
+            return error;
+        }
+        *stats = link.stats;
+        stats->rx_errors += ours.rx_errors;
+        stats->rx_length_errors += ours.rx_length_errors;
+        stats->rx_dropped += rx.drops[VHOST_DROP_RING_FULL];
+        stats->tx_errors += ours.tx_errors;
+        /* The tap counted the packets it found no room for itself. */
+        stats->tx_dropped += (ours.tx_dropped
+                              - tx.drops[VHOST_DROP_RING_FULL]);
+    }
     return 0;
 }
 
@@ -1117,6 +1250,27 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
         }
     }
 
+    ovs_mutex_lock(&netdev_vhost_mutex);
+    for (int i = 0; i <= nv->n_tap_rxqs && nv->tap_txq; i++) {
+        bool is_rx = i < nv->n_tap_rxqs;
+        struct vhost_queue_stats q;
+        uint64_t dropped = 0;
+
+        memset(&q, 0, sizeof q);
+        vhost_tap_queue_get_stats(is_rx ? nv->tap_rxqs[i] : nv->tap_txq,
+                                  &q);
+        for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
+            dropped += q.drops[r];
+        }
+        add_counter(cs, &allocated, q.packets, "%s_q%d_packets",
+                    is_rx ? "rx" : "tx", is_rx ? i : 0);
+        add_counter(cs, &allocated, q.bytes, "%s_q%d_bytes",
+                    is_rx ? "rx" : "tx", is_rx ? i : 0);
+        add_counter(cs, &allocated, dropped, "%s_q%d_dropped",
+                    is_rx ? "rx" : "tx", is_rx ? i : 0);
+    }
+    ovs_mutex_unlock(&netdev_vhost_mutex);
+
     sum_ring_stats(nv, &rx, &tx);
     atomic_read_relaxed(&nv->tx_not_ready, &not_ready);
     tx.drops[VHOST_DROP_NOT_READY] += not_ready;
@@ -1126,7 +1280,8 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
         /* What the guest sends can be broken; what OVS sends can also find
          * no room or no queue. */
         if (r == VHOST_DROP_BAD_DESCRIPTOR || r == VHOST_DROP_MALFORMED
-            || r == VHOST_DROP_INVALID_OFFLOAD || r == VHOST_DROP_OVERSIZE) {
+            || r == VHOST_DROP_INVALID_OFFLOAD || r == VHOST_DROP_OVERSIZE
+            || r == VHOST_DROP_RING_FULL) {
             add_counter(cs, &allocated, rx.drops[r], "rx_%s_drops", reason);
         }
         if (r != VHOST_DROP_MALFORMED) {
@@ -1139,6 +1294,8 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     add_counter(cs, &allocated, rx.csum_offloads, "rx_csum_offloads");
     add_counter(cs, &allocated, rx.tso_packets, "rx_tso_packets");
     add_counter(cs, &allocated, rx.sw_csums, "rx_sw_csums");
+    add_counter(cs, &allocated, rx.sw_segmented, "rx_sw_segmented");
+    add_counter(cs, &allocated, rx.segments, "rx_sw_segments");
     add_counter(cs, &allocated, tx.csum_offloads, "tx_csum_offloads");
     add_counter(cs, &allocated, tx.tso_packets, "tx_tso_packets");
     add_counter(cs, &allocated, tx.sw_csums, "tx_sw_csums");
@@ -1160,9 +1317,18 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
         smap_add(args, "backend", "kernel");
         smap_add(args, "tap", netdev_get_name(netdev));
         smap_add_format(args, "queues", "%d", nv->tap.n_queues);
-        /* Not yet: the tap is made for QEMU, but its host side is not
-         * yet attached to the datapath. */
-        smap_add(args, "attachment", "none");
+        atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+        if (nv->n_tap_rxqs) {
+            smap_add(args, "attachment", "userspace-datapath");
+            smap_add(args, "rx_mode", rx_interrupt ? "interrupt" : "poll");
+        } else {
+            struct vhost_tap_link link;
+
+            smap_add(args, "attachment",
+                     (!vhost_tap_get_link(netdev_get_name(netdev), &link)
+                      && link.in_kernel_datapath)
+                     ? "kernel-datapath" : "none");
+        }
         goto out;
     }
     smap_add(args, "backend", "user");

@@ -158,6 +158,27 @@ segs_write(const struct virtq_seg *segs, uint32_t offset, const void *src_,
     }
 }
 
+/* Adds 'stats' to '*sum'. */
+void
+vhost_queue_stats_add(struct vhost_queue_stats *sum,
+                      const struct vhost_queue_stats *stats)
+{
+    sum->packets += stats->packets;
+    sum->bytes += stats->bytes;
+    sum->notifications += stats->notifications;
+    sum->kicks += stats->kicks;
+    sum->waits += stats->waits;
+    sum->retries += stats->retries;
+    for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
+        sum->drops[r] += stats->drops[r];
+    }
+    sum->csum_offloads += stats->csum_offloads;
+    sum->tso_packets += stats->tso_packets;
+    sum->sw_csums += stats->sw_csums;
+    sum->sw_segmented += stats->sw_segmented;
+    sum->segments += stats->segments;
+}
+
 static void
 publish_and_notify(struct virtq *vq, struct vhost_queue_stats *stats)
 {

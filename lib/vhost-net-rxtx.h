@@ -87,6 +87,9 @@ struct vhost_queue_stats {
     uint64_t segments;
 };
 
+void vhost_queue_stats_add(struct vhost_queue_stats *sum,
+                           const struct vhost_queue_stats *);
+
 /* How the queue's packets are framed, and who it is for log messages. */
 struct vhost_net_params {
     const char *name;           /* Port name. */

@@ -28,6 +28,8 @@
 #include "util.h"
 #include "vhost-net-rxtx.h"
 #include "vhost-socket.h"
+#include "vhost-tap-queue.h"
+#include "vhost-tap.h"
 #include "vhost-user.h"
 
 /* What a ring looks like at one moment, copied under its lock. */
@@ -63,12 +65,51 @@ find_port(const char *name)
     return NULL;
 }
 
+/* Prints the packet, drop and offload counters of a queue that OVS sends
+ * on ('ovs_tx') or receives from. */
+static void
+show_counters(struct ds *s, const struct vhost_queue_stats *stats,
+              bool ovs_tx)
+{
+    uint64_t dropped = 0;
+
+    ds_put_format(s, "    packets %"PRIu64", bytes %"PRIu64,
+                  stats->packets, stats->bytes);
+    if (ovs_tx) {
+        ds_put_format(s, ", retries %"PRIu64, stats->retries);
+    }
+    for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
+        dropped += stats->drops[r];
+    }
+    ds_put_format(s, ", dropped %"PRIu64, dropped);
+    if (dropped) {
+        const char *sep = " (";
+
+        for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
+            if (stats->drops[r]) {
+                ds_put_format(s, "%s%s %"PRIu64, sep,
+                              vhost_drop_reason_name(r), stats->drops[r]);
+                sep = ", ";
+            }
+        }
+        ds_put_char(s, ')');
+    }
+    ds_put_char(s, '\n');
+    if (stats->csum_offloads || stats->tso_packets || stats->sw_csums
+        || stats->sw_segmented) {
+        ds_put_format(s, "    offloads: csum %"PRIu64", tso %"PRIu64
+                      ", software csum %"PRIu64", software tso %"PRIu64
+                      " into %"PRIu64" segments\n", stats->csum_offloads,
+                      stats->tso_packets, stats->sw_csums,
+                      stats->sw_segmented, stats->segments);
+    }
+}
+
 static void
 show_vring(struct ds *s, struct vhost_vring *vring, bool rx_interrupt)
     OVS_REQUIRES(netdev_vhost_mutex)
 {
     struct vring_snapshot snap;
-    uint64_t dropped = 0;
 
     snapshot_vring(vring, &snap);
     /* Ring 2N is the guest's receive ring of queue pair N: OVS sends on
@@ -104,39 +145,51 @@ show_vring(struct ds *s, struct vhost_vring *vring, bool rx_interrupt)
     } else {
         ds_put_cstr(s, " (not needed: polled)\n");
     }
-    ds_put_format(s, "    packets %"PRIu64", bytes %"PRIu64,
-                  snap.stats.packets, snap.stats.bytes);
-    if (!(vring->index % 2)) {
-        ds_put_format(s, ", retries %"PRIu64, snap.stats.retries);
-    }
-    for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
-        dropped += snap.stats.drops[r];
-    }
-    ds_put_format(s, ", dropped %"PRIu64, dropped);
-    if (dropped) {
-        const char *sep = " (";
+    show_counters(s, &snap.stats, !(vring->index % 2));
+}
 
-        for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
-            if (snap.stats.drops[r]) {
-                ds_put_format(s, "%s%s %"PRIu64, sep,
-                              vhost_drop_reason_name(r), snap.stats.drops[r]);
-                sep = ", ";
-            }
-        }
-        ds_put_char(s, ')');
+/* A backend=kernel port: its tap, and on the userspace datapath the
+ * AF_PACKET queues on it. */
+static void
+show_kernel_port(struct ds *s, struct netdev_vhost *nv)
+    OVS_REQUIRES(netdev_vhost_mutex)
+{
+    const char *name = netdev_get_name(&nv->up);
+    struct vhost_tap_link link;
+    bool known = !vhost_tap_get_link(name, &link);
+    bool rx_interrupt;
+
+    /* Asked here, not cached: this is for people. */
+    atomic_read_relaxed(&nv->rx_interrupt, &rx_interrupt);
+    ds_put_format(s, "%s: kernel backend (vhost-net), tap %s, %d "
+                  "queue(s)\n", name, name, nv->tap.n_queues);
+    ds_put_format(s, "  %s, guest %s, mtu %d",
+                  nv->n_tap_rxqs ? "attached to the userspace datapath"
+                  : known && link.in_kernel_datapath
+                  ? "a port of the kernel datapath"
+                  : "not attached to a datapath",
+                  !known ? "unknown (no tap)"
+                  : link.carrier ? "attached" : "not attached", nv->mtu);
+    if (nv->n_tap_rxqs) {
+        ds_put_format(s, ", rx-mode %s",
+                      rx_interrupt ? "interrupt" : "poll");
     }
     ds_put_char(s, '\n');
-    if (snap.stats.csum_offloads || snap.stats.tso_packets
-        || snap.stats.sw_csums || snap.stats.sw_segmented) {
-        ds_put_format(s, "    offloads: csum %"PRIu64", tso %"PRIu64
-                      ", software csum %"PRIu64, snap.stats.csum_offloads,
-                      snap.stats.tso_packets, snap.stats.sw_csums);
-        if (!(vring->index % 2)) {
-            ds_put_format(s, ", software tso %"PRIu64" into %"PRIu64
-                          " segments", snap.stats.sw_segmented,
-                          snap.stats.segments);
-        }
-        ds_put_char(s, '\n');
+    for (int i = 0; i < nv->n_tap_rxqs; i++) {
+        struct vhost_queue_stats stats;
+
+        memset(&stats, 0, sizeof stats);
+        vhost_tap_queue_get_stats(nv->tap_rxqs[i], &stats);
+        ds_put_format(s, "  rxq %d (tap queue %d, guest tx)\n", i, i);
+        show_counters(s, &stats, false);
+    }
+    if (nv->tap_txq) {
+        struct vhost_queue_stats stats;
+
+        memset(&stats, 0, sizeof stats);
+        vhost_tap_queue_get_stats(nv->tap_txq, &stats);
+        ds_put_cstr(s, "  tx (to the guest; the tap picks its queue)\n");
+        show_counters(s, &stats, false);
     }
 }
 
@@ -150,10 +203,7 @@ show_port(struct ds *s, struct netdev_vhost *nv)
     int retries_max;
 
     if (nv->kernel) {
-        ds_put_format(s, "%s: kernel backend (vhost-net), tap %s, %d "
-                      "queue(s), not attached to the datapath yet\n",
-                      netdev_get_name(&nv->up), netdev_get_name(&nv->up),
-                      nv->tap.n_queues);
+        show_kernel_port(s, nv);
         return;
     }
     atomic_read_relaxed(&nv->tx_retries_max, &retries_max);

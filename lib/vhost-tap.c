@@ -22,7 +22,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -30,6 +32,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "netlink-socket.h"
+#include "netlink.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "socket-util.h"
 #include "util.h"
@@ -122,11 +127,44 @@ vhost_tap_set_mtu(const char *name, int mtu)
     return af_inet_ifreq_ioctl(name, &ifr, SIOCSIFMTU, "SIOCSIFMTU");
 }
 
+static void
+write_sysctl(const char *family, const char *name, const char *key,
+             const char *value)
+{
+    char path[128 + IFNAMSIZ];
+    FILE *file;
+
+    snprintf(path, sizeof path, "/proc/sys/net/%s/conf/%s/%s", family, name,
+             key);
+    file = fopen(path, "w");
+    if (file) {
+        fprintf(file, "%s\n", value);
+        fclose(file);
+    }
+}
+
+/* The packet sockets of the userspace datapath see the guest's packets,
+ * but do not take them: the host's IP stack gets them too.  It has no
+ * business with them, and must not answer (the guest would reach the host
+ * past OVS's flows): IPv6 off (no router solicitations either), ARP never
+ * answered, IPv4 refused by strict reverse-path filtering (no route leads
+ * to the tap) and never forwarded. */
+static void
+keep_host_stack_out(const char *name)
+{
+    write_sysctl("ipv6", name, "disable_ipv6", "1");
+    write_sysctl("ipv4", name, "arp_ignore", "8");
+    write_sysctl("ipv4", name, "rp_filter", "1");
+    write_sysctl("ipv4", name, "forwarding", "0");
+}
+
 static int
 set_mtu_and_up(const char *name, int mtu)
 {
     struct ifreq ifr;
     int error;
+
+    keep_host_stack_out(name);
 
     if (mtu) {
         error = vhost_tap_set_mtu(name, mtu);
@@ -176,12 +214,28 @@ vhost_tap_setup(const char *name, const struct vhost_tap_config *cfg,
     } else if (!error
                && !(old_flags & IFF_MULTI_QUEUE) != !(flags
                                                      & IFF_MULTI_QUEUE)) {
-        *errp = xasprintf("%s: the tap exists with %s queue: delete it "
-                          "(ip link del %s) to change between one queue "
-                          "and several", name,
-                          old_flags & IFF_MULTI_QUEUE ? "more than one"
-                          : "one", name);
-        return EEXIST;
+        /* A tap cannot change between one queue and several: one that no
+         * guest has open is made again. */
+        struct vhost_tap_link link;
+        char *reason;
+
+        if (vhost_tap_get_link(name, &link) || link.carrier) {
+            *errp = xasprintf("%s: the tap has %s queue and a guest has it "
+                              "open: stop the guest to change between one "
+                              "queue and several", name,
+                              old_flags & IFF_MULTI_QUEUE ? "more than one"
+                              : "one");
+            return EBUSY;
+        }
+        error = vhost_tap_remove(name, &reason);
+        if (error) {
+            *errp = reason ? reason : xasprintf("%s: cannot remove the tap "
+                                                "(%s)", name,
+                                                ovs_strerror(error));
+            return error;
+        }
+        VLOG_INFO("%s: tap made again, to change between one queue and "
+                  "several", name);
     }
 
     error = open_tap(name, flags, &fd);
@@ -278,4 +332,80 @@ vhost_tap_parse_id(const char *s, bool group, unsigned int *id)
         }
     }
     return EINVAL;
+}
+
+static void
+stats_from_kernel(const struct rtnl_link_stats64 *k, struct netdev_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->rx_packets = k->rx_packets;
+    s->tx_packets = k->tx_packets;
+    s->rx_bytes = k->rx_bytes;
+    s->tx_bytes = k->tx_bytes;
+    s->rx_errors = k->rx_errors;
+    s->tx_errors = k->tx_errors;
+    s->rx_dropped = k->rx_dropped;
+    s->tx_dropped = k->tx_dropped;
+    s->multicast = k->multicast;
+    s->collisions = k->collisions;
+    s->rx_length_errors = k->rx_length_errors;
+    s->rx_over_errors = k->rx_over_errors;
+    s->rx_crc_errors = k->rx_crc_errors;
+    s->rx_frame_errors = k->rx_frame_errors;
+    s->rx_fifo_errors = k->rx_fifo_errors;
+    s->rx_missed_errors = k->rx_missed_errors;
+    s->tx_aborted_errors = k->tx_aborted_errors;
+    s->tx_carrier_errors = k->tx_carrier_errors;
+    s->tx_fifo_errors = k->tx_fifo_errors;
+    s->tx_heartbeat_errors = k->tx_heartbeat_errors;
+    s->tx_window_errors = k->tx_window_errors;
+}
+
+/* Asks the kernel (rtnetlink) about the tap 'name'.  Returns 0 or a
+ * positive errno value. */
+int
+vhost_tap_get_link(const char *name, struct vhost_tap_link *link)
+{
+    static const struct nl_policy policy[] = {
+        [IFLA_STATS64] = { .type = NL_A_UNSPEC, .optional = true,
+                           .min_len = sizeof(struct rtnl_link_stats64) },
+        [IFLA_CARRIER] = { .type = NL_A_U8, .optional = true },
+        [IFLA_MASTER] = { .type = NL_A_U32, .optional = true },
+    };
+    struct nlattr *attrs[ARRAY_SIZE(policy)];
+    struct ofpbuf request, *reply;
+    char master[IFNAMSIZ];
+    int error;
+
+    ofpbuf_init(&request, 0);
+    nl_msg_put_nlmsghdr(&request, sizeof(struct ifinfomsg), RTM_GETLINK,
+                        NLM_F_REQUEST);
+    ofpbuf_put_zeros(&request, sizeof(struct ifinfomsg));
+    nl_msg_put_string(&request, IFLA_IFNAME, name);
+    error = nl_transact(NETLINK_ROUTE, &request, &reply);
+    ofpbuf_uninit(&request);
+    if (error) {
+        return error;
+    }
+    if (!nl_policy_parse(reply, NLMSG_HDRLEN + sizeof(struct ifinfomsg),
+                         policy, attrs, ARRAY_SIZE(policy))) {
+        ofpbuf_delete(reply);
+        return EPROTO;
+    }
+
+    memset(link, 0, sizeof *link);
+    if (attrs[IFLA_STATS64]) {
+        struct rtnl_link_stats64 k;
+
+        /* The attribute need not be 8-byte aligned. */
+        memcpy(&k, nl_attr_get(attrs[IFLA_STATS64]), sizeof k);
+        stats_from_kernel(&k, &link->stats);
+    }
+    link->carrier = attrs[IFLA_CARRIER] && nl_attr_get_u8(attrs[IFLA_CARRIER]);
+    link->in_kernel_datapath
+        = (attrs[IFLA_MASTER]
+           && if_indextoname(nl_attr_get_u32(attrs[IFLA_MASTER]), master)
+           && !strcmp(master, "ovs-system"));
+    ofpbuf_delete(reply);
+    return 0;
 }

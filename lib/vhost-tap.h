@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "openvswitch/compiler.h"
+#include "openvswitch/netdev.h"
 
 /* Most queues of a tap (the kernel's MAX_TAP_QUEUES). */
 #define VHOST_TAP_MAX_QUEUES 256
@@ -49,5 +50,16 @@ int vhost_tap_set_mtu(const char *name, int mtu);
 int vhost_tap_remove(const char *name, char **errp)
     OVS_WARN_UNUSED_RESULT;
 int vhost_tap_parse_id(const char *s, bool group, unsigned int *id);
+
+/* What the kernel says of the tap: its counters (rx is what the guest
+ * sent), whether a guest has it open (carrier), and whether it is a port of
+ * a kernel datapath (the openvswitch module's). */
+struct vhost_tap_link {
+    struct netdev_stats stats;
+    bool carrier;
+    bool in_kernel_datapath;
+};
+
+int vhost_tap_get_link(const char *name, struct vhost_tap_link *);
 
 #endif /* vhost-tap.h */

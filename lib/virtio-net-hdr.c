@@ -302,14 +302,17 @@ virtio_net_tx_prepare(const struct dp_packet *packet, uint64_t features,
         }
 
         if (l.end - hdrs_len > mss) {
-            /* GUEST_ECN is not offered: a segment that carries CWR is cut
-             * here, so that only its first piece has the flag. */
+            /* Only the first piece of a segment that carries CWR may
+             * have the flag: without GUEST_ECN, it is cut here. */
+            bool cwr = TCP_FLAGS(th.tcp_ctl) & TCP_CWR;
+
             if (features & BIT(l.ipv6 ? VIRTIO_NET_F_GUEST_TSO6
                                       : VIRTIO_NET_F_GUEST_TSO4)
-                && !(TCP_FLAGS(th.tcp_ctl) & TCP_CWR)) {
+                && (!cwr || features & BIT(VIRTIO_NET_F_GUEST_ECN))) {
                 tx->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-                tx->hdr.gso_type = (l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6
-                                           : VIRTIO_NET_HDR_GSO_TCPV4);
+                tx->hdr.gso_type = ((l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6
+                                            : VIRTIO_NET_HDR_GSO_TCPV4)
+                                    | (cwr ? VIRTIO_NET_HDR_GSO_ECN : 0));
                 tx->hdr.hdr_len = htole16(hdrs_len);
                 tx->hdr.gso_size = htole16(mss);
                 tx->hdr.csum_start = htole16(l.l4_ofs);

@@ -74,6 +74,6 @@ check-local:
 	$(SHELL) $(srcdir)/tests/summary ovs/tests/vhost-testsuite.log \
 	    ovs/tests/testsuite.log; \
 	exit $$status
-EXTRA_DIST += tests/summary
+EXTRA_DIST += tests/summary tests/vhost-vm-datapaths.sh
 
 .PHONY: check-vhost check-upstream

@@ -1,4 +1,7 @@
-# Tools: the sandbox (the main job), the test guest, our own frontend.
+# Tools: the sandbox (the main job), the benchmark, the test guest and VM,
+# our own frontend, the guest side of a tap.
 EXTRA_DIST += \
+	utilities/ovs-vhost-bench \
 	utilities/ovs-vhost-frontend \
-	utilities/ovs-vhost-guest
+	utilities/ovs-vhost-guest \
+	utilities/ovs-vhost-tap-peer
