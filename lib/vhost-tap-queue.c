@@ -66,6 +66,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* Where a receive socket queues packets larger than a ring frame. */
 #define RCVBUF_SIZE (4 * 1024 * 1024)
 
+/* The least TCP segment size a guest gets cut to (Linux's TCP_MIN_MSS). */
+#define MIN_GUEST_MSS 88
+
 /* The largest packet a dp_packet holds with our headroom (its size is 16
  * bits): room for any TCP segmentation offload Linux makes. */
 #define MAX_GSO_SIZE VHOST_MAX_PACKET_SIZE
@@ -400,15 +403,22 @@ count_ring_drops(struct vhost_tap_queue *q, struct vhost_queue_stats *stats)
     }
 }
 
-/* Discards the packets queued on the socket of 'q'. */
+/* Discards the next packet queued on the socket of 'q', or with 'all'
+ * every one.  There are at most as many as frames in the ring; a socket
+ * error (the link went down) is reported once, before them. */
 static void
-drain_socket(struct vhost_tap_queue *q)
+discard_queued(struct vhost_tap_queue *q, bool all)
 {
     char buf[1];
 
-    while (recv(q->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC) >= 0
-           || errno == EINTR) {
-        continue;
+    for (uint32_t i = 0; i < q->n_frames + 2; i++) {
+        if (recv(q->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+            if (!all) {
+                return;
+            }
+        } else if (errno != EINTR && errno != ENETDOWN) {
+            return;
+        }
     }
 }
 
@@ -417,8 +427,8 @@ drain_socket(struct vhost_tap_queue *q)
  * or NULL if it is not there.
  *
  * The socket holds these packets in the order of their frames.  If the one
- * read is not the one of 'h' (a packet was left behind), the socket is
- * drained, so that the next frames find theirs again. */
+ * read is not the one of 'h' (one was left behind), the socket is emptied,
+ * so that the next frames find theirs again. */
 static struct dp_packet *
 recv_large(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
            struct virtio_net_hdr *vnet)
@@ -429,7 +439,7 @@ recv_large(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
     ssize_t n;
 
     if (h->tp_len > MAX_GSO_SIZE) {
-        drain_socket(q);
+        discard_queued(q, false);
         return NULL;
     }
     packet = dp_packet_new_with_headroom(h->tp_len, VHOST_PACKET_HEADROOM);
@@ -452,7 +462,7 @@ recv_large(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
         return NULL;
     }
     if (n - sizeof *vnet != h->tp_len || msg.msg_flags & MSG_TRUNC) {
-        drain_socket(q);
+        discard_queued(q, true);
         dp_packet_delete(packet);
         return NULL;
     }
@@ -481,7 +491,7 @@ frame_to_packet(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
                      "it (offset %"PRIu32", %"PRIu32" bytes)", q->name, mac,
                      snaplen);
         if (status & TP_STATUS_COPY) {
-            drain_socket(q);
+            discard_queued(q, false);
         }
         return NULL;
     }
@@ -511,7 +521,6 @@ frame_to_packet(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
     if (status & TP_STATUS_VLAN_VALID) {
         ovs_be16 tpid = htons(status & TP_STATUS_VLAN_TPID_VALID
                               ? h->tp_vlan_tpid : ETH_TYPE_VLAN);
-
         struct vlan_eth_header *veh;
 
         eth_push_vlan(packet, tpid, htons(h->tp_vlan_tci));
@@ -579,9 +588,9 @@ offload_in_software(struct vhost_tap_queue *q, struct dp_packet *packet,
         break;
     case VIRTIO_NET_TX_SEGMENT:
         COVERAGE_INC(vhost_tap_rx_segmented);
-        if (gso_size && gso_size < tx.mss) {
-            tx.mss = gso_size;
-        }
+        /* Not below Linux's least MSS: a guest's tiny 'gso_size' would
+         * have OVS cut one frame into thousands. */
+        tx.mss = MIN(tx.mss, MAX(gso_size, MIN_GUEST_MSS));
         q->gso = packet;
         q->gso_plan = tx;
         q->gso_offset = 0;
