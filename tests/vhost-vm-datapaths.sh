@@ -97,6 +97,11 @@ for dp in "$@"; do
         sleep 1
     done
     sleep 5
+    # While packets flow (idle flows leave the datapath after 10 s).
+    if [ $dp = system ]; then
+        kernel_flows=$(ovs-appctl dpctl/dump-flows system@ovs-system |
+                       grep -c 'packets:[1-9]' || true)
+    fi
     kill -INT $pid
     wait $pid || true
 
@@ -108,8 +113,7 @@ for dp in "$@"; do
          "tx $(ovs_count 1 tx pkts) $(ovs_count 2 tx pkts)" \
          "txdrop $(ovs_count 1 tx drop) $(ovs_count 2 tx drop)"
     if [ $dp = system ]; then
-        echo "$dp kernel-flows $(ovs-appctl dpctl/dump-flows system@ovs-system |
-                                  grep -c 'packets:[1-9]')"
+        echo "$dp kernel-flows $kernel_flows"
         # A vhost-user port has no device for the kernel datapath.
         ovs-vsctl add-port br0 vu1 -- set Interface vu1 type=vhost
         echo "$dp vhost-user $(ovs-vsctl get Interface vu1 error)"
