@@ -1206,7 +1206,23 @@ add_counter(struct netdev_custom_stats *cs, size_t *allocated,
     cs->counters[cs->size++].value = value;
 }
 
-/* Per queue pair counters, and drops by reason. */
+/* A queue's packets, bytes and drops, as DIR_q<QUEUE>_<counter>. */
+static void
+add_queue_counters(struct netdev_custom_stats *cs, size_t *allocated,
+                   const char *dir, int queue,
+                   const struct vhost_queue_stats *s)
+{
+    uint64_t dropped = 0;
+
+    for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
+        dropped += s->drops[r];
+    }
+    add_counter(cs, allocated, s->packets, "%s_q%d_packets", dir, queue);
+    add_counter(cs, allocated, s->bytes, "%s_q%d_bytes", dir, queue);
+    add_counter(cs, allocated, dropped, "%s_q%d_dropped", dir, queue);
+}
+
+/* Per queue counters, and drops by reason. */
 static int
 netdev_vhost_get_custom_stats(const struct netdev *netdev,
                               struct netdev_custom_stats *cs)
@@ -1224,7 +1240,6 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
             struct vhost_vring *vring
                 = vhost_user_get_vring(&nv->dev, 2 * pair + dir);
             struct vhost_queue_stats s;
-            uint64_t dropped = 0;
 
             if (!vring) {
                 continue;
@@ -1232,18 +1247,10 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
             ovs_spin_lock(&vring->lock);
             s = vring->stats;
             ovs_spin_unlock(&vring->lock);
-            for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
-                dropped += s.drops[r];
-            }
 
             /* Ring 2N is the guest's receive ring: OVS transmits on it. */
             const char *dir_name = dir ? "rx" : "tx";
-            add_counter(cs, &allocated, s.packets, "%s_q%"PRIuSIZE"_packets",
-                        dir_name, pair);
-            add_counter(cs, &allocated, s.bytes, "%s_q%"PRIuSIZE"_bytes",
-                        dir_name, pair);
-            add_counter(cs, &allocated, dropped, "%s_q%"PRIuSIZE"_dropped",
-                        dir_name, pair);
+            add_queue_counters(cs, &allocated, dir_name, pair, &s);
             add_counter(cs, &allocated, s.notifications,
                         "%s_q%"PRIuSIZE"_guest_notifications", dir_name,
                         pair);
@@ -1254,20 +1261,12 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     for (int i = 0; i <= nv->n_tap_rxqs && nv->tap_txq; i++) {
         bool is_rx = i < nv->n_tap_rxqs;
         struct vhost_queue_stats q;
-        uint64_t dropped = 0;
 
         memset(&q, 0, sizeof q);
         vhost_tap_queue_get_stats(is_rx ? nv->tap_rxqs[i] : nv->tap_txq,
                                   &q);
-        for (int r = 0; r < N_VHOST_DROP_REASONS; r++) {
-            dropped += q.drops[r];
-        }
-        add_counter(cs, &allocated, q.packets, "%s_q%d_packets",
-                    is_rx ? "rx" : "tx", is_rx ? i : 0);
-        add_counter(cs, &allocated, q.bytes, "%s_q%d_bytes",
-                    is_rx ? "rx" : "tx", is_rx ? i : 0);
-        add_counter(cs, &allocated, dropped, "%s_q%d_dropped",
-                    is_rx ? "rx" : "tx", is_rx ? i : 0);
+        add_queue_counters(cs, &allocated, is_rx ? "rx" : "tx",
+                           is_rx ? i : 0, &q);
     }
     ovs_mutex_unlock(&netdev_vhost_mutex);
 
