@@ -50,6 +50,17 @@ check_region(const struct vhost_mem_region_desc *d,
                          "0x%"PRIx64" (offset 0x%"PRIx64") overflows",
                          d->guest_phys_addr, d->memory_size, d->mmap_offset);
     }
+    /* Rings are aligned in the guest's and the frontend's addresses, and
+     * our mapping has the file offset's alignment: all three must agree, or
+     * an aligned ring would be read through a misaligned pointer.  16 bytes
+     * is the most any part of a ring asks for. */
+    if ((d->guest_phys_addr ^ d->mmap_offset) % 16
+        || (d->userspace_addr ^ d->mmap_offset) % 16) {
+        return xasprintf("region at guest address 0x%"PRIx64", frontend "
+                         "address 0x%"PRIx64" and file offset 0x%"PRIx64" "
+                         "are not aligned alike", d->guest_phys_addr,
+                         d->userspace_addr, d->mmap_offset);
+    }
     for (size_t i = 0; i < n_prev; i++) {
         const struct vhost_mem_region_desc *p = &prev[i];
 

@@ -371,11 +371,15 @@ split_next_chain(struct virtq *vq, bool device_writes,
          * barrier before it publishes the index. */
         uint16_t idx = le16toh(__atomic_load_n(&vring->avail->idx,
                                                __ATOMIC_ACQUIRE));
+        uint16_t n_out = idx - vq->used.idx;
+        uint16_t n_taken = vq->avail.idx - vq->used.idx;
 
         vq->avail_idx = idx;
         /* The guest may have at most a ring's worth of chains out: count
-         * from the oldest we took and have not used yet. */
-        if (OVS_UNLIKELY((uint16_t) (idx - vq->used.idx) > vq->size)) {
+         * from the oldest we took and have not used yet.  Nor may the index
+         * go back past chains we took; a used index the guest rewrote while
+         * the ring was detached looks the same. */
+        if (OVS_UNLIKELY(n_out > vq->size || n_taken > n_out)) {
             return VIRTQ_ERR_AVAIL_IDX;
         }
         if (idx == vq->avail.idx) {

@@ -21,7 +21,8 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-testpmd.at \
 	tests/vhost-migration.at \
 	tests/vhost-qemu.at \
-	tests/vhost-kernel.at
+	tests/vhost-kernel.at \
+	tests/vhost-fuzz.at
 EXTRA_DIST += $(VHOST_TESTSUITE_AT)
 
 VHOST_TESTSUITE = tests/vhost-testsuite
@@ -52,11 +53,26 @@ vhost-guest:
 
 # Runs our suite.  TESTSUITEFLAGS picks tests, e.g. -k testpmd or 3-7 (it
 # applies to our suite only).
-check-vhost: all $(VHOST_TESTSUITE) vhost-guest
+VHOST_TESTSUITE_ENV = \
+	VHOST_SRCDIR='$(abs_srcdir)' VHOST_GUEST_DIR='$(VHOST_GUEST_DIR)' \
+	VHOST_FUZZ_DIR='$(abs_builddir)/tests/fuzz'
+check-vhost: all $(VHOST_TESTSUITE) vhost-guest $(FUZZ_TARGETS)
 	$(SHELL) '$(abs_builddir)/$(VHOST_TESTSUITE)' -C ovs/tests \
 	    AUTOTEST_PATH='utilities:vswitchd:ovsdb:vtep:tests' \
-	    VHOST_SRCDIR='$(abs_srcdir)' VHOST_GUEST_DIR='$(VHOST_GUEST_DIR)' \
-	    $(TESTSUITEFLAGS)
+	    $(VHOST_TESTSUITE_ENV) $(TESTSUITEFLAGS)
+
+# Runs our suite again, against the ovs-vswitchd whose vhost code is built
+# with AddressSanitizer and UndefinedBehaviorSanitizer (see Makefile.am):
+# a report from either fails the test that caused it (OVS's atlocal and
+# ovs_cleanup do that).  The fuzz tests, which have sanitizers of their
+# own, skip this run (VHOST_SANITIZED).  Its log is
+# ovs/tests/vhost-sanitized-testsuite.log.
+check-vhost-sanitized: all $(VHOST_TESTSUITE) vhost-guest $(SANITIZED_VSWITCHD)
+	cp $(VHOST_TESTSUITE) tests/vhost-sanitized-testsuite
+	$(SHELL) '$(abs_builddir)/tests/vhost-sanitized-testsuite' -C ovs/tests \
+	    AUTOTEST_PATH='utilities:$(abs_builddir)/sanitized:vswitchd:ovsdb:vtep:tests' \
+	    $(VHOST_TESTSUITE_ENV) VHOST_SANITIZED=yes $(TESTSUITEFLAGS)
+CLEANFILES += tests/vhost-sanitized-testsuite
 
 # Runs OVS's own tests of the userspace datapath (dpif-netdev.at) and of its
 # PMD threads (pmd.at) against this build.
@@ -65,15 +81,17 @@ check-upstream: all
 	    awk '$$2 ~ /^(dpif-netdev|pmd)\.at:/ { sub(":", "", $$1); print $$1 }' | \
 	    tr '\n' ' '`"
 
-# Both, whatever the first one says, then one line of totals.
+# All three, whatever the first ones say, then one line of totals.
 check-local:
-	@rm -f ovs/tests/vhost-testsuite.log ovs/tests/testsuite.log; \
+	@rm -f ovs/tests/vhost-testsuite.log ovs/tests/testsuite.log \
+	    ovs/tests/vhost-sanitized-testsuite.log; \
 	status=0; \
 	$(MAKE) $(AM_MAKEFLAGS) check-vhost || status=1; \
 	$(MAKE) $(AM_MAKEFLAGS) check-upstream || status=1; \
+	$(MAKE) $(AM_MAKEFLAGS) check-vhost-sanitized || status=1; \
 	$(SHELL) $(srcdir)/tests/summary ovs/tests/vhost-testsuite.log \
-	    ovs/tests/testsuite.log; \
+	    ovs/tests/testsuite.log ovs/tests/vhost-sanitized-testsuite.log; \
 	exit $$status
 EXTRA_DIST += tests/summary tests/vhost-vm-datapaths.sh
 
-.PHONY: check-vhost check-upstream
+.PHONY: check-vhost check-upstream check-vhost-sanitized
