@@ -22,6 +22,7 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-migration.at \
 	tests/vhost-qemu.at \
 	tests/vhost-kernel.at \
+	tests/vhost-faults.at \
 	tests/vhost-fuzz.at
 EXTRA_DIST += $(VHOST_TESTSUITE_AT)
 
