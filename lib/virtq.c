@@ -276,7 +276,7 @@ chain_init(struct virtq_chain *chain)
 
 /* Maps the indirect table that descriptor 'addr' and 'len' point to, of
  * entries of 'entry_size' bytes.  Returns it and its number of entries in
- * '*n', or NULL if it is empty, too long or unmapped. */
+ * '*n', or NULL if it is empty, too long, misaligned or unmapped. */
 static const void *
 map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
              size_t entry_size, uint32_t *n)
@@ -284,8 +284,10 @@ map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
     uint64_t mapped = len;
     const void *table;
 
+    /* Descriptors hold 64-bit fields: a table that is not 8-byte aligned
+     * cannot be read as one.  (Linux's are kmalloc'd, so aligned.) */
     if (OVS_UNLIKELY(!vq->indirect || !len || len % entry_size
-                     || len / entry_size > VIRTQ_MAX_INDIRECT)) {
+                     || len / entry_size > VIRTQ_MAX_INDIRECT || addr % 8)) {
         return NULL;
     }
     table = vhost_mem_gpa_to_hva(vq->mem, addr, &mapped);

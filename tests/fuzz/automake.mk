@@ -26,6 +26,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 
 $(FUZZ_TARGETS): %: %.c $(FUZZ_LIB_FILES) tests/fuzz/fuzz-util.h \
 		$(wildcard $(srcdir)/lib/*.h) $(OVS)/lib/libopenvswitch.la
+	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(OVS)/libtool --quiet --tag=CC --mode=link $(CLANG) \
 	    $(FUZZ_CFLAGS) $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz -o $@ \
 	    $< $(addprefix $(srcdir)/,$(FUZZ_LIB_FILES)) \

@@ -180,10 +180,11 @@ read_ring_setup(struct fuzz_input *in, const struct vhost_mem *mem,
     ring->size = fuzz_u16(in);
     ring->base = fuzz_u32(in);
     for (size_t i = 0; i < 3; i++) {
-        uint8_t region = fuzz_u8(in) % n_regions;
-        uint32_t offset = fuzz_u32(in);
+        const struct vhost_mem_region *r = &mem->regions[fuzz_u8(in)
+                                                         % n_regions];
 
-        *addrs[i] = (mem ? mem->regions[region].uva : 0) + offset;
+        /* Mostly inside the region, sometimes running past its end. */
+        *addrs[i] = r->uva + fuzz_u32(in) % (r->size + PAGE);
     }
 }
 
@@ -200,6 +201,9 @@ attach_ring(struct virtq *vq, const struct vhost_mem *mem, uint8_t flags,
                          &error_msg);
     if (!error) {
         error = virtq_set_base(vq, ring->base, &error_msg);
+    }
+    if (error && getenv("VIRTQ_FUZZ_VERBOSE")) {
+        fprintf(stderr, "virtq-fuzz: ring not attached: %s\n", error_msg);
     }
     free(error_msg);
     if (error) {
@@ -226,6 +230,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t flags = fuzz_u8(&in);
     uint64_t features = (fuzz_u64(&in)
                          & vhost_user_offered_features(true));
+    /* MTUs as OVS accepts them: NET_SET_MTU's at least 68 (or none), the
+     * port's at least 68. */
     uint16_t guest_mtu = fuzz_u16(&in);
     uint16_t mtu = fuzz_u16(&in);
     size_t n_regions = 1 + fuzz_u8(&in) % MAX_REGIONS;
@@ -282,7 +288,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .hdr_len = virtio_net_hdr_len(features),
         .mergeable = features & (UINT64_C(1) << VIRTIO_NET_F_MRG_RXBUF),
         .features = features,
-        .guest_mtu = guest_mtu,
+        .guest_mtu = guest_mtu ? MAX(guest_mtu, 68) : 0,
     };
     struct vhost_queue_stats stats;
     memset(&stats, 0, sizeof stats);
@@ -308,8 +314,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rx_ok) {
             check_walk(&rx, true);
             params.vring = 0;
-            if (vhost_net_enqueue(&rx, &params, &batch, 1,
-                                  mtu ? mtu : ETH_PAYLOAD_MAX, &stats)) {
+            if (vhost_net_enqueue(&rx, &params, &batch, 1, MAX(mtu, 68),
+                                  &stats)) {
                 rx_ok = false;
             }
         }
