@@ -72,6 +72,7 @@ struct netdev_vhost {
     bool link_up OVS_GUARDED_BY(netdev_vhost_mutex);
     long long int link_resets OVS_GUARDED_BY(netdev_vhost_mutex);
     long long int renotify_at OVS_GUARDED_BY(netdev_vhost_mutex);
+    int listen_error OVS_GUARDED_BY(netdev_vhost_mutex); /* Server mode. */
     /* Bit N: queue pair N's guest receive (transmit) ring runs. */
     uint64_t guest_rx_running OVS_GUARDED_BY(netdev_vhost_mutex);
     uint64_t guest_tx_running OVS_GUARDED_BY(netdev_vhost_mutex);

@@ -336,11 +336,17 @@ run_session(struct netdev_vhost *nv)
         switch (vhost_socket_run(nv->sock, &msg, &reason)) {
         case VHOST_SOCKET_IDLE:
             {
+                int listen_error = vhost_socket_listen_error(nv->sock);
                 bool ring_broke;
 
                 atomic_read_relaxed(&nv->ring_broke, &ring_broke);
                 if (ring_broke) {
                     sync_state(nv);
+                }
+                if (listen_error != nv->listen_error) {
+                    /* For the status column's "socket_error". */
+                    nv->listen_error = listen_error;
+                    notify_change(nv);
                 }
             }
             return i;
@@ -1338,7 +1344,13 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
         smap_add(args, "socket", nv->socket_path);
     }
     if (!nv->sock || !vhost_socket_is_connected(nv->sock)) {
+        int listen_error = nv->sock ? vhost_socket_listen_error(nv->sock) : 0;
+
         smap_add(args, "status", "disconnected");
+        if (listen_error) {
+            smap_add_format(args, "socket_error", "cannot listen (%s)",
+                            ovs_strerror(listen_error));
+        }
         goto out;
     }
     smap_add(args, "status", "connected");

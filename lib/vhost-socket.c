@@ -40,8 +40,13 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 COVERAGE_DEFINE(vhost_socket_connect_fail);
 COVERAGE_DEFINE(vhost_socket_extra_conn);
+COVERAGE_DEFINE(vhost_socket_listen_fail);
+COVERAGE_DEFINE(vhost_socket_accept_fail);
+COVERAGE_DEFINE(vhost_socket_fds_lost);
 
-/* How long a client waits between attempts to connect. */
+/* How long a client waits between attempts to connect, and a server that
+ * ran out of descriptors or memory between attempts to listen or
+ * accept. */
 #define RECONNECT_MSEC 1000
 
 struct vhost_socket {
@@ -49,10 +54,13 @@ struct vhost_socket {
     char *path;
     bool server;
 
-    int listen_fd;              /* Server mode only. */
+    int listen_fd;              /* Server mode only; -1 while the socket
+                                 * cannot be made (out of resources). */
     int conn_fd;                /* -1 while not connected. */
-    long long int next_connect; /* Client mode: when to try next. */
-    int last_connect_error;     /* Client mode: to log each error once. */
+    long long int next_connect; /* When to try to connect (client mode),
+                                 * or to listen or accept again after
+                                 * running out of resources (server). */
+    int last_connect_error;     /* To log each error once. */
 
     /* The message being received: 'got' bytes of header and payload so
      * far, and the descriptors that came with them. */
@@ -65,6 +73,15 @@ rx_reset(struct vhost_socket *sock)
 {
     vhost_user_msg_close_fds(&sock->rx);
     sock->got = 0;
+}
+
+/* Whether 'error' is the system running short of something that may be
+ * back later (descriptors, memory), rather than a mistake to report. */
+static bool
+is_resource_error(int error)
+{
+    return (error == EMFILE || error == ENFILE || error == ENOBUFS
+            || error == ENOMEM);
 }
 
 /* Makes the socket that a server-mode port listens on. */
@@ -108,6 +125,74 @@ open_listener(struct vhost_socket *sock, char **errp)
     return 0;
 }
 
+/* A server-mode port could not make its socket: 'reason' (which this
+ * frees) says why.  It tries again in a second. */
+static void
+listen_later(struct vhost_socket *sock, int error, char *reason)
+{
+    COVERAGE_INC(vhost_socket_listen_fail);
+    if (error != sock->last_connect_error) {
+        VLOG_WARN("%s: %s; trying again every second", sock->name, reason);
+        sock->last_connect_error = error;
+    }
+    free(reason);
+    sock->next_connect = time_msec() + RECONNECT_MSEC;
+}
+
+/* Server mode, with no listening socket yet: tries to make it. */
+static void
+retry_listen(struct vhost_socket *sock)
+{
+    char *reason;
+    int error;
+
+    if (time_msec() < sock->next_connect) {
+        return;
+    }
+    error = open_listener(sock, &reason);
+    if (!error) {
+        VLOG_INFO("%s: listening on %s", sock->name, sock->path);
+        sock->last_connect_error = 0;
+        sock->next_connect = LLONG_MIN;
+    } else if (is_resource_error(error)) {
+        listen_later(sock, error, reason);
+    } else {
+        /* Something took the path meanwhile: say so, and keep trying. */
+        VLOG_WARN_RL(&rl, "%s: %s", sock->name, reason);
+        free(reason);
+        sock->next_connect = time_msec() + RECONNECT_MSEC;
+    }
+}
+
+/* Whether a frontend waits to be accepted.  accept4() is not enough to
+ * tell: it takes a descriptor number first, so at our limit it fails with
+ * EMFILE even when nobody is there. */
+static bool
+frontend_waiting(const struct vhost_socket *sock)
+{
+    struct pollfd pfd = { .fd = sock->listen_fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && pfd.revents & POLLIN;
+}
+
+/* Server mode: accept4() failed with 'error'.  Out of descriptors or
+ * memory, the frontend waits in the backlog while we wait a second: the
+ * listening socket stays readable, so waiting on it would spin. */
+static void
+accept_failed(struct vhost_socket *sock, int error)
+{
+    if (is_resource_error(error)) {
+        COVERAGE_INC(vhost_socket_accept_fail);
+        VLOG_WARN_RL(&rl, "%s: cannot accept a vhost-user connection on %s "
+                     "(%s); trying again in a second", sock->name,
+                     sock->path, ovs_strerror(error));
+        sock->next_connect = time_msec() + RECONNECT_MSEC;
+    } else if (error != EAGAIN && error != EINTR) {
+        VLOG_WARN_RL(&rl, "%s: accept on %s failed (%s)", sock->name,
+                     sock->path, ovs_strerror(error));
+    }
+}
+
 /* Opens the socket of port 'name': in server mode, listens on 'path' now;
  * in client mode, connects to 'path' from vhost_socket_run(). */
 int
@@ -127,7 +212,13 @@ vhost_socket_open(const char *name, const char *path, bool server,
 
     if (server) {
         error = open_listener(sock, errp);
-        if (error) {
+        if (error && is_resource_error(error)) {
+            /* Out of descriptors is no reason to lose the port: it gets
+             * its socket as soon as there is one (vhost_socket_run()). */
+            listen_later(sock, error, *errp);
+            *errp = NULL;
+            error = 0;
+        } else if (error) {
             free(sock->name);
             free(sock->path);
             free(sock);
@@ -171,13 +262,17 @@ try_connect(struct vhost_socket *sock)
     int fd;
 
     if (sock->server) {
+        if (sock->listen_fd < 0) {
+            retry_listen(sock);
+            return VHOST_SOCKET_IDLE;
+        }
+        if (time_msec() < sock->next_connect || !frontend_waiting(sock)) {
+            return VHOST_SOCKET_IDLE;
+        }
         fd = accept4(sock->listen_fd, NULL, NULL,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
-                VLOG_WARN_RL(&rl, "%s: accept on %s failed (%s)",
-                             sock->name, sock->path, ovs_strerror(errno));
-            }
+            accept_failed(sock, errno);
             return VHOST_SOCKET_IDLE;
         }
     } else {
@@ -188,8 +283,14 @@ try_connect(struct vhost_socket *sock)
         if (fd < 0) {
             COVERAGE_INC(vhost_socket_connect_fail);
             if (-fd != sock->last_connect_error) {
-                VLOG_INFO("%s: waiting for vhost-user server %s (%s)",
-                          sock->name, sock->path, ovs_strerror(-fd));
+                if (is_resource_error(-fd)) {
+                    VLOG_WARN("%s: cannot connect to vhost-user server %s "
+                              "(%s); trying again every second",
+                              sock->name, sock->path, ovs_strerror(-fd));
+                } else {
+                    VLOG_INFO("%s: waiting for vhost-user server %s (%s)",
+                              sock->name, sock->path, ovs_strerror(-fd));
+                }
                 sock->last_connect_error = -fd;
             }
             sock->next_connect = time_msec() + RECONNECT_MSEC;
@@ -207,23 +308,30 @@ try_connect(struct vhost_socket *sock)
 static void
 refuse_extra_connections(struct vhost_socket *sock)
 {
+    if (time_msec() < sock->next_connect || !frontend_waiting(sock)) {
+        return;
+    }
+
     int fd = accept4(sock->listen_fd, NULL, NULL,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
-
     if (fd >= 0) {
         COVERAGE_INC(vhost_socket_extra_conn);
         VLOG_WARN_RL(&rl, "%s: refused a second vhost-user connection on %s",
                      sock->name, sock->path);
         close(fd);
+    } else {
+        accept_failed(sock, errno);
     }
 }
 
 /* Takes the file descriptors out of 'msg's control data into 'sock->rx'.
- * Returns false if there were more than a message may carry. */
-static bool
+ * Returns 0 if all came, otherwise a reason: there were more than a
+ * message may carry, or the kernel could not give us some of them. */
+static char *
 collect_fds(struct vhost_socket *sock, struct msghdr *msg)
 {
-    bool ok = !(msg->msg_flags & MSG_CTRUNC);
+    size_t n_received = 0;
+    bool too_many = false;
 
     for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg;
          cmsg = CMSG_NXTHDR(msg, cmsg)) {
@@ -239,11 +347,28 @@ collect_fds(struct vhost_socket *sock, struct msghdr *msg)
                 sock->rx.fds[sock->rx.n_fds++] = fds[i];
             } else {
                 close(fds[i]);
-                ok = false;
+                too_many = true;
             }
         }
+        n_received += n;
     }
-    return ok;
+
+    if (too_many) {
+        return xasprintf("a message came with more than %d file "
+                         "descriptors", VHOST_USER_MAX_FDS);
+    } else if (msg->msg_flags & MSG_CTRUNC) {
+        /* The control buffer has room for more than a message may carry,
+         * so with fewer than that the kernel had no descriptor for the
+         * rest: we are at our limit (RLIMIT_NOFILE). */
+        if (n_received >= VHOST_USER_MAX_FDS) {
+            return xasprintf("a message came with more than %d file "
+                             "descriptors", VHOST_USER_MAX_FDS);
+        }
+        COVERAGE_INC(vhost_socket_fds_lost);
+        return xstrdup("file descriptors sent with a message were lost: "
+                       "ovs-vswitchd is out of file descriptors");
+    }
+    return NULL;
 }
 
 /* Reads what is there of the current message.  Returns 0 if the message is
@@ -294,9 +419,8 @@ receive(struct vhost_socket *sock, char **reasonp)
             return EOF;
         }
 
-        if (!collect_fds(sock, &msg)) {
-            *reasonp = xasprintf("a message came with more than %d file "
-                                 "descriptors", VHOST_USER_MAX_FDS);
+        *reasonp = collect_fds(sock, &msg);
+        if (*reasonp) {
             return EPROTO;
         }
 
@@ -382,13 +506,17 @@ vhost_socket_wait(const struct vhost_socket *sock)
 {
     if (sock->conn_fd >= 0) {
         poll_fd_wait(sock->conn_fd, POLLIN);
-        if (sock->server) {
-            /* To turn away a second frontend. */
+    }
+    if (sock->server) {
+        if (sock->listen_fd < 0 || time_msec() < sock->next_connect) {
+            /* Out of resources: a timer, as the listening socket stays
+             * readable while its frontend waits. */
+            poll_timer_wait_until(sock->next_connect);
+        } else {
+            /* A frontend to accept or, while connected, to turn away. */
             poll_fd_wait(sock->listen_fd, POLLIN);
         }
-    } else if (sock->server) {
-        poll_fd_wait(sock->listen_fd, POLLIN);
-    } else {
+    } else if (sock->conn_fd < 0) {
         poll_timer_wait_until(sock->next_connect);
     }
 }
@@ -397,6 +525,13 @@ bool
 vhost_socket_is_connected(const struct vhost_socket *sock)
 {
     return sock->conn_fd >= 0;
+}
+
+/* Server mode: 0 if 'sock' listens, otherwise why it cannot yet. */
+int
+vhost_socket_listen_error(const struct vhost_socket *sock)
+{
+    return sock->server && sock->listen_fd < 0 ? sock->last_connect_error : 0;
 }
 
 bool

@@ -23,7 +23,12 @@
  * client mode we connect to the frontend's path, and keep trying every
  * second while it is not there.  Messages are read without blocking and
  * reassembled, with the file descriptors that came with them, so that one
- * slow or hostile frontend cannot hold up any other port. */
+ * slow or hostile frontend cannot hold up any other port.
+ *
+ * Running out of file descriptors (or socket memory) loses no port: one
+ * that cannot make its socket, accept or connect logs why and tries again
+ * every second; a connection whose descriptors the kernel could not pass
+ * on is closed, as the frontend's messages are then incomplete. */
 
 #include <stdbool.h>
 
@@ -56,6 +61,7 @@ void vhost_socket_wait(const struct vhost_socket *);
 
 bool vhost_socket_is_connected(const struct vhost_socket *);
 bool vhost_socket_is_server(const struct vhost_socket *);
+int vhost_socket_listen_error(const struct vhost_socket *);
 const char *vhost_socket_path(const struct vhost_socket *);
 
 #endif /* vhost-socket.h */

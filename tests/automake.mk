@@ -23,6 +23,7 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-qemu.at \
 	tests/vhost-kernel.at \
 	tests/vhost-faults.at \
+	tests/vhost-scale.at \
 	tests/vhost-fuzz.at
 EXTRA_DIST += $(VHOST_TESTSUITE_AT)
 
