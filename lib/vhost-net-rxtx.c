@@ -98,10 +98,20 @@ log_chain_error(const struct virtq *vq, const struct vhost_net_params *p,
 {
     count_virtq_error(error);
     if (error == VIRTQ_ERR_AVAIL_IDX) {
-        VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: avail index "
-                     "moved from %"PRIu16" to %"PRIu16", more than the ring "
-                     "size %"PRIu16, p->name, p->vring, vq->avail.idx,
-                     vq->avail_idx, vq->size);
+        uint16_t n_out = vq->avail_idx - vq->used.idx;
+
+        if (n_out > vq->size) {
+            VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: avail "
+                         "index moved from %"PRIu16" to %"PRIu16", more "
+                         "than the ring size %"PRIu16" past the used index "
+                         "%"PRIu16, p->name, p->vring, vq->avail.idx,
+                         vq->avail_idx, vq->size, vq->used.idx);
+        } else {
+            VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: avail "
+                         "index went back from %"PRIu16" to %"PRIu16", "
+                         "behind chains already taken", p->name, p->vring,
+                         vq->avail.idx, vq->avail_idx);
+        }
     } else if (virtq_error_is_fatal(error)) {
         VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": stopped: %s (at "
                      "%"PRIu16")", p->name, p->vring,

@@ -37,8 +37,7 @@ virtq_error_to_string(enum virtq_error error)
     switch (error) {
     case VIRTQ_OK: return "no error";
     case VIRTQ_EMPTY: return "no buffer available";
-    case VIRTQ_ERR_AVAIL_IDX: return "avail index moved by more than the "
-                                     "ring size";
+    case VIRTQ_ERR_AVAIL_IDX: return "avail index out of range";
     case VIRTQ_ERR_HEAD: return "descriptor head outside the ring";
     case VIRTQ_ERR_UNTERMINATED: return "descriptor chain runs past the "
                                         "available descriptors";

@@ -60,7 +60,8 @@ enum virtq_error {
     VIRTQ_OK,
     VIRTQ_EMPTY,                /* No chain available: not an error. */
     /* The ring is broken: no more progress on it. */
-    VIRTQ_ERR_AVAIL_IDX,        /* Avail index moved by more than the size. */
+    VIRTQ_ERR_AVAIL_IDX,        /* Avail index more than the size past the
+                                 * used index, or behind chains taken. */
     VIRTQ_ERR_HEAD,             /* Head index outside the ring. */
     VIRTQ_ERR_UNTERMINATED,     /* Packed chain runs into slots that are
                                  * not available, or past the ring size. */

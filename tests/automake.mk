@@ -58,7 +58,10 @@ vhost-guest:
 VHOST_TESTSUITE_ENV = \
 	VHOST_SRCDIR='$(abs_srcdir)' VHOST_GUEST_DIR='$(VHOST_GUEST_DIR)' \
 	VHOST_FUZZ_DIR='$(abs_builddir)/tests/fuzz'
-check-vhost: all $(VHOST_TESTSUITE) vhost-guest $(FUZZ_TARGETS)
+# The fuzz targets are made once "all" is done, not beside it: both run a
+# make in ovs/, and two at once there would race.
+check-vhost: all $(VHOST_TESTSUITE) vhost-guest
+	$(MAKE) $(AM_MAKEFLAGS) $(FUZZ_TARGETS)
 	$(SHELL) '$(abs_builddir)/$(VHOST_TESTSUITE)' -C ovs/tests \
 	    AUTOTEST_PATH='utilities:vswitchd:ovsdb:vtep:tests' \
 	    $(VHOST_TESTSUITE_ENV) $(TESTSUITEFLAGS)
