@@ -61,6 +61,8 @@ struct vhost_socket {
                                  * or to listen or accept again after
                                  * running out of resources (server). */
     int last_connect_error;     /* To log each error once. */
+    bool fds_lost;              /* The last connection ended because the
+                                 * kernel could not pass us descriptors. */
 
     /* The message being received: 'got' bytes of header and payload so
      * far, and the descriptors that came with them. */
@@ -126,7 +128,8 @@ open_listener(struct vhost_socket *sock, char **errp)
 }
 
 /* A server-mode port could not make its socket: 'reason' (which this
- * frees) says why.  It tries again in a second. */
+ * frees) says why, and status:socket_error will.  It tries again in a
+ * second. */
 static void
 listen_later(struct vhost_socket *sock, int error, char *reason)
 {
@@ -154,13 +157,10 @@ retry_listen(struct vhost_socket *sock)
         VLOG_INFO("%s: listening on %s", sock->name, sock->path);
         sock->last_connect_error = 0;
         sock->next_connect = LLONG_MIN;
-    } else if (is_resource_error(error)) {
-        listen_later(sock, error, reason);
     } else {
-        /* Something took the path meanwhile: say so, and keep trying. */
-        VLOG_WARN_RL(&rl, "%s: %s", sock->name, reason);
-        free(reason);
-        sock->next_connect = time_msec() + RECONNECT_MSEC;
+        /* Out of resources still, or something took the path meanwhile:
+         * either way, say so once and keep trying. */
+        listen_later(sock, error, reason);
     }
 }
 
@@ -357,14 +357,15 @@ collect_fds(struct vhost_socket *sock, struct msghdr *msg)
         return xasprintf("a message came with more than %d file "
                          "descriptors", VHOST_USER_MAX_FDS);
     } else if (msg->msg_flags & MSG_CTRUNC) {
-        /* The control buffer has room for more than a message may carry,
-         * so with fewer than that the kernel had no descriptor for the
-         * rest: we are at our limit (RLIMIT_NOFILE). */
+        /* The control buffer has room for as many as a message may
+         * carry, so with fewer than that the kernel had no descriptor for
+         * the rest: we are at our limit (RLIMIT_NOFILE). */
         if (n_received >= VHOST_USER_MAX_FDS) {
             return xasprintf("a message came with more than %d file "
                              "descriptors", VHOST_USER_MAX_FDS);
         }
         COVERAGE_INC(vhost_socket_fds_lost);
+        sock->fds_lost = true;
         return xstrdup("file descriptors sent with a message were lost: "
                        "ovs-vswitchd is out of file descriptors");
     }
@@ -463,6 +464,12 @@ vhost_socket_run(struct vhost_socket *sock, struct vhost_user_msg *msg,
         return VHOST_SOCKET_IDLE;
     } else if (error) {
         vhost_socket_disconnect(sock);
+        if (sock->fds_lost) {
+            /* A frontend that comes straight back would lose them again:
+             * give descriptors a second to come free. */
+            sock->fds_lost = false;
+            sock->next_connect = time_msec() + RECONNECT_MSEC;
+        }
         return (error == EPROTO ? VHOST_SOCKET_BAD_MESSAGE
                 : VHOST_SOCKET_DISCONNECTED);
     }
