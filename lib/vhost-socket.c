@@ -176,21 +176,20 @@ frontend_waiting(const struct vhost_socket *sock)
 }
 
 /* Server mode: accept4() failed with 'error'.  Out of descriptors or
- * memory, the frontend waits in the backlog while we wait a second: the
- * listening socket stays readable, so waiting on it would spin. */
+ * memory, or refused (EPERM from a security module), the frontend waits in
+ * the backlog while we wait a second: the listening socket stays readable,
+ * so waiting on it would spin. */
 static void
 accept_failed(struct vhost_socket *sock, int error)
 {
-    if (is_resource_error(error)) {
-        COVERAGE_INC(vhost_socket_accept_fail);
-        VLOG_WARN_RL(&rl, "%s: cannot accept a vhost-user connection on %s "
-                     "(%s); trying again in a second", sock->name,
-                     sock->path, ovs_strerror(error));
-        sock->next_connect = time_msec() + RECONNECT_MSEC;
-    } else if (error != EAGAIN && error != EINTR) {
-        VLOG_WARN_RL(&rl, "%s: accept on %s failed (%s)", sock->name,
-                     sock->path, ovs_strerror(error));
+    if (error == EAGAIN || error == EINTR || error == ECONNABORTED) {
+        return;
     }
+    COVERAGE_INC(vhost_socket_accept_fail);
+    VLOG_WARN_RL(&rl, "%s: cannot accept a vhost-user connection on %s "
+                 "(%s); trying again in a second", sock->name, sock->path,
+                 ovs_strerror(error));
+    sock->next_connect = time_msec() + RECONNECT_MSEC;
 }
 
 /* Opens the socket of port 'name': in server mode, listens on 'path' now;
