@@ -468,9 +468,13 @@ handle_set_mem_table(struct handler_ctx *ctx)
     error = apply_all_vrings(dev, ctx->errp);
     vhost_mem_destroy(old);
     if (!error) {
-        VLOG_INFO("%s: guest memory: %"PRIuSIZE" region(s), %"PRIu64" MiB",
-                  dev->name, mem->n_regions,
-                  vhost_mem_total_size(mem) >> 20);
+        /* A frontend may send the table again and again (QEMU does on
+         * memory hotplug); the log need not say so every time. */
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+
+        VLOG_INFO_RL(&rl, "%s: guest memory: %"PRIuSIZE" region(s), "
+                     "%"PRIu64" MiB", dev->name, mem->n_regions,
+                     vhost_mem_total_size(mem) >> 20);
     }
     return error;
 }
