@@ -462,19 +462,29 @@ handle_set_mem_table(struct handler_ctx *ctx)
         return error;
     }
 
+    /* A frontend may send the table any number of times (QEMU does on
+     * memory hotplug): the log says what the first one was, and then only
+     * what changed, at a limited rate. */
+    bool same = (old && old->n_regions == mem->n_regions
+                 && vhost_mem_total_size(old) == vhost_mem_total_size(mem));
+
     /* Running rings move to the new table under their locks; after that no
      * one can be using the old one. */
     dev->mem = mem;
     error = apply_all_vrings(dev, ctx->errp);
     vhost_mem_destroy(old);
     if (!error) {
-        /* A frontend may send the table again and again (QEMU does on
-         * memory hotplug); the log need not say so every time. */
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+        enum vlog_level level = VLL_INFO;
 
-        VLOG_INFO_RL(&rl, "%s: guest memory: %"PRIuSIZE" region(s), "
-                     "%"PRIu64" MiB", dev->name, mem->n_regions,
-                     vhost_mem_total_size(mem) >> 20);
+        if (same) {
+            level = VLL_DBG;
+        } else if (old && vlog_should_drop(&this_module, VLL_INFO, &rl)) {
+            level = VLL_DBG;
+        }
+        VLOG(level, "%s: guest memory: %"PRIuSIZE" region(s), %"PRIu64
+             " MiB", dev->name, mem->n_regions,
+             vhost_mem_total_size(mem) >> 20);
     }
     return error;
 }
