@@ -97,6 +97,6 @@ check-local:
 	$(SHELL) $(srcdir)/tests/summary ovs/tests/vhost-testsuite.log \
 	    ovs/tests/testsuite.log ovs/tests/vhost-sanitized-testsuite.log; \
 	exit $$status
-EXTRA_DIST += tests/summary tests/vhost-vm-datapaths.sh
+EXTRA_DIST += tests/summary tests/vhost-vm-datapaths.sh tests/seq-gaps
 
 .PHONY: check-vhost check-upstream check-vhost-sanitized

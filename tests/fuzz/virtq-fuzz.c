@@ -38,7 +38,8 @@
  *   u64  virtio features, masked by what a port offers
  *   u16  the guest's MTU (NET_SET_MTU), u16 the port's MTU
  *   u8   number of regions, 1 to 4
- *   per region: u16 first guest page, u8 pages (1 to 16)
+ *   per region: u16 first guest page, u8 pages (1 to 16); its offset in
+ *       the file behind it follows from the first page (below)
  *   per ring (transmit, then receive):
  *       u16 size, u32 base, and for the descriptor, driver and device
  *       areas each a u8 region and a u32 offset into it
@@ -49,8 +50,12 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -71,8 +76,12 @@
 #define MAX_PAGES 16
 #define MAX_ROUNDS 8
 
-/* The one file behind every region: all regions map it from offset 0. */
+/* The one file behind every region, twice the largest region, each region
+ * at an offset of its own.  Every 16-byte slot of it starts with its own
+ * number (file offset / 16), so that where a region was mapped from shows
+ * in its first and last slots. */
 static int guest_fd = -1;
+#define GUEST_FILE_SIZE (2 * MAX_PAGES * PAGE)
 /* The guest's interrupt: notifications must reach something. */
 static int call_fd = -1;
 static struct dp_packet_pool *pool;
@@ -108,9 +117,17 @@ LLVMFuzzerInitialize(int *argc OVS_UNUSED, char ***argv OVS_UNUSED)
     guest_fd = memfd_create("fuzz-guest", MFD_CLOEXEC);
     call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (guest_fd < 0 || call_fd < 0
-        || ftruncate(guest_fd, MAX_PAGES * PAGE)) {
+        || ftruncate(guest_fd, GUEST_FILE_SIZE)) {
         ovs_fatal(errno, "cannot make the guest's descriptors");
     }
+    uint64_t *slots = xzalloc(GUEST_FILE_SIZE);
+    for (size_t i = 0; i < GUEST_FILE_SIZE / 16; i++) {
+        slots[2 * i] = i;
+    }
+    if (pwrite(guest_fd, slots, GUEST_FILE_SIZE, 0) != GUEST_FILE_SIZE) {
+        ovs_fatal(errno, "cannot fill the guest's file");
+    }
+    free(slots);
     pool = dp_packet_pool_create(VHOST_PACKET_HEADROOM, 2048);
     return 0;
 }
@@ -245,7 +262,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .memory_size = pages * PAGE,
             /* The frontend's addresses: somewhere else, same layout. */
             .userspace_addr = 0x7f0000000000ULL + page * PAGE,
-            .mmap_offset = 0,
+            /* Anywhere in the file's first half, 16-byte aligned as the
+             * guest address is (else the table is refused): offsets within
+             * a page and past it, zero included, with no input format
+             * change, so that old inputs still mean what they meant. */
+            .mmap_offset = (page * 40503 % (MAX_PAGES * PAGE / 16)) * 16,
         };
         fds[i] = guest_fd;
     }
@@ -254,6 +275,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vhost_mem_create(descs, fds, n_regions, &mem, &error_msg)) {
         free(error_msg);
         return 0;
+    }
+    /* Each region was mapped from its offset in the file, to its end. */
+    for (size_t i = 0; i < n_regions; i++) {
+        const struct vhost_mem_region *r = &mem->regions[i];
+        uint64_t first = descs[i].mmap_offset / 16;
+        uint64_t last = first + descs[i].memory_size / 16 - 1;
+        uint64_t got_first, got_last;
+
+        memcpy(&got_first, r->hva, sizeof got_first);
+        memcpy(&got_last, r->hva + r->size - 16, sizeof got_last);
+        if (r->size != descs[i].memory_size
+            || got_first != first || got_last != last) {
+            fprintf(stderr, "region %"PRIuSIZE" at file offset 0x%"PRIx64
+                    ": mapped from slot %"PRIu64" to %"PRIu64", expected "
+                    "%"PRIu64" to %"PRIu64"\n", i, descs[i].mmap_offset,
+                    got_first, got_last, first, last);
+            abort();
+        }
     }
     /* Then each region is moved into memory of our own, between guard
      * pages.  vhost_mem_destroy() still unmaps what it mapped. */
