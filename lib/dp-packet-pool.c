@@ -18,6 +18,8 @@
 
 #include "dp-packet-pool.h"
 
+#include <string.h>
+
 #include "coverage.h"
 #include "dp-packet.h"
 #include "openvswitch/thread.h"
@@ -92,17 +94,32 @@ cache_destroy(void *cache_)
     free(cache);
 }
 
+/* The cache this thread used last.  The key in each pool owns the caches
+ * (and returns them when a thread exits); this is only a shortcut past the
+ * key's lookup, which costs more than the rest of a get or a free. */
+DEFINE_STATIC_PER_THREAD_DATA(struct pool_cache *, last_cache, NULL);
+
 static struct pool_cache *
-cache_get(struct dp_packet_pool *pool)
+cache_get__(struct dp_packet_pool *pool)
 {
     struct pool_cache *cache = ovsthread_getspecific(pool->cache_key);
 
-    if (OVS_UNLIKELY(!cache)) {
+    if (!cache) {
         cache = xzalloc(sizeof *cache);
         cache->pool = pool;
         ovsthread_setspecific(pool->cache_key, cache);
     }
+    *last_cache_get() = cache;
     return cache;
+}
+
+static inline struct pool_cache *
+cache_get(struct dp_packet_pool *pool)
+{
+    struct pool_cache *cache = *last_cache_get();
+
+    return OVS_LIKELY(cache && cache->pool == pool) ? cache
+                                                     : cache_get__(pool);
 }
 
 /* Moves up to CACHE_BATCH packets from the shared list into 'cache', making
@@ -126,6 +143,8 @@ cache_refill(struct pool_cache *cache)
         for (size_t i = 0; i < CACHE_BATCH; i++) {
             struct pool_elem *elem = xmalloc(pool->elem_size);
 
+            /* dp_packet_pool_get() leaves the metadata as it finds it. */
+            memset(elem, 0, sizeof *elem);
             elem->pool = pool;
             cache->elems[cache->n++] = elem;
         }
@@ -169,10 +188,18 @@ dp_packet_pool_get(struct dp_packet_pool *pool)
     }
     elem = cache->elems[--cache->n];
 
+    /* What dp_packet_use() and dp_packet_reserve() do, less the metadata,
+     * which the datapath initializes for every packet a port receives. */
     b = &elem->packet;
-    dp_packet_use(b, elem_buffer(elem), pool->headroom + pool->data_size);
+    dp_packet_set_base(b, elem_buffer(elem));
+    dp_packet_set_data(b, elem_buffer(elem) + pool->headroom);
+    dp_packet_set_size(b, 0);
+    dp_packet_set_allocated(b, pool->headroom + pool->data_size);
     b->source = DPBUF_POOL;
-    dp_packet_reserve(b, pool->headroom);
+    dp_packet_reset_offsets(b);
+    dp_packet_reset_cutlen(b);
+    *dp_packet_ol_flags_ptr(b) = 0;
+    b->packet_type = htonl(PT_ETH);
     return b;
 }
 

@@ -124,11 +124,11 @@ log_chain_error(const struct virtq *vq, const struct vhost_net_params *p,
     }
 }
 
-/* Copies 'len' bytes that start 'offset' bytes into the 'n' segments 'segs'
+/* Copies 'len' bytes that start 'offset' bytes into the segments 'segs'
  * to 'dst'.  The segments hold at least 'offset + len' bytes. */
 static void
-segs_read(const struct virtq_seg *segs, uint32_t offset, void *dst_,
-          uint32_t len)
+segs_read__(const struct virtq_seg *segs, uint32_t offset, void *dst_,
+            uint32_t len)
 {
     uint8_t *dst = dst_;
 
@@ -149,8 +149,8 @@ segs_read(const struct virtq_seg *segs, uint32_t offset, void *dst_,
 /* Copies 'len' bytes from 'src' to 'offset' bytes into the segments 'segs',
  * which hold at least 'offset + len' bytes. */
 static void
-segs_write(const struct virtq_seg *segs, uint32_t offset, const void *src_,
-           uint32_t len)
+segs_write__(const struct virtq_seg *segs, uint32_t offset,
+             const void *src_, uint32_t len)
 {
     const uint8_t *src = src_;
 
@@ -165,6 +165,32 @@ segs_write(const struct virtq_seg *segs, uint32_t offset, const void *src_,
         src += n;
         len -= n;
         offset = 0;
+    }
+}
+
+/* segs_read__() and segs_write__(), with the usual case first: a copy
+ * within the first segment.  An empty copy may come with no segment at all
+ * (an empty buffer).  ('offset + len' cannot wrap: a chain holds fewer than
+ * 2**32 bytes.) */
+static inline void
+segs_read(const struct virtq_seg *segs, uint32_t offset, void *dst,
+          uint32_t len)
+{
+    if (OVS_LIKELY(len && offset + len <= segs[0].len)) {
+        memcpy(dst, segs[0].addr + offset, len);
+    } else {
+        segs_read__(segs, offset, dst, len);
+    }
+}
+
+static inline void
+segs_write(const struct virtq_seg *segs, uint32_t offset, const void *src,
+           uint32_t len)
+{
+    if (OVS_LIKELY(len && offset + len <= segs[0].len)) {
+        memcpy(segs[0].addr + offset, src, len);
+    } else {
+        segs_write__(segs, offset, src, len);
     }
 }
 

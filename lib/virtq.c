@@ -264,6 +264,34 @@ chain_add_buffer(const struct virtq *vq, struct virtq_chain *chain,
     return VIRTQ_OK;
 }
 
+/* The chain nearly every packet comes in: one descriptor, no NEXT, not
+ * indirect, pointing the right way, its buffer inside one region.  If the
+ * descriptor 'flags', 'addr', 'len' is that, makes 'chain' of it and returns
+ * true; otherwise returns false, having changed nothing, and the caller
+ * walks the chain in full (which reads it anew and checks it all).  This is
+ * the same validation as the walk's, without its loops. */
+static inline bool
+chain_single(const struct virtq *vq, uint16_t flags, uint64_t addr,
+             uint32_t len, bool device_writes, struct virtq_chain *chain)
+{
+    uint64_t piece = len;
+    uint8_t *p;
+
+    if (flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)
+        || !(flags & VRING_DESC_F_WRITE) != !device_writes) {
+        return false;
+    }
+    p = vhost_mem_gpa_to_hva(vq->mem, addr, &piece);
+    if (OVS_UNLIKELY(!p || piece != len)) {
+        return false;
+    }
+    chain->segs[0].addr = p;
+    chain->segs[0].len = len;
+    chain->n_segs = 1;
+    chain->len = len;
+    return true;
+}
+
 static void
 chain_init(struct virtq_chain *chain)
 {
@@ -394,6 +422,14 @@ split_next_chain(struct virtq *vq, bool device_writes,
         return VIRTQ_ERR_HEAD;
     }
     vq->avail.idx++;
+
+    struct vring_desc d;
+
+    read_split_desc(&vring->desc[head], &d);
+    if (OVS_LIKELY(chain_single(vq, d.flags, d.addr, d.len, device_writes,
+                                chain))) {
+        return VIRTQ_OK;
+    }
     return split_walk(vq, head, device_writes, chain);
 }
 
@@ -534,6 +570,15 @@ packed_next_chain(struct virtq *vq, bool device_writes,
 
     if (!packed_desc_is_avail(head_flags, pos.wrap)) {
         return VIRTQ_EMPTY;
+    }
+
+    read_packed_desc(&vq->desc[pos.idx], &d);
+    if (OVS_LIKELY(chain_single(vq, head_flags, d.addr, d.len,
+                                device_writes, chain))) {
+        chain->id = d.id;
+        chain->n_descs = 1;
+        packed_advance(&vq->avail, 1, vq->size);
+        return VIRTQ_OK;
     }
 
     do {
