@@ -264,6 +264,12 @@ chain_add_buffer(const struct virtq *vq, struct virtq_chain *chain,
     return VIRTQ_OK;
 }
 
+static inline bool
+wrong_direction(uint16_t flags, bool device_writes)
+{
+    return !(flags & VRING_DESC_F_WRITE) != !device_writes;
+}
+
 /* The chain nearly every packet comes in: one descriptor, no NEXT, not
  * indirect, pointing the right way, its buffer inside one region.  If the
  * descriptor 'flags', 'addr', 'len' is that, makes 'chain' of it and returns
@@ -278,7 +284,7 @@ chain_single(const struct virtq *vq, uint16_t flags, uint64_t addr,
     uint8_t *p;
 
     if (flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)
-        || !(flags & VRING_DESC_F_WRITE) != !device_writes) {
+        || wrong_direction(flags, device_writes)) {
         return false;
     }
     p = vhost_mem_gpa_to_hva(vq->mem, addr, &piece);
@@ -323,12 +329,6 @@ map_indirect(const struct virtq *vq, uint64_t addr, uint32_t len,
     }
     *n = len / entry_size;
     return table;
-}
-
-static inline bool
-wrong_direction(uint16_t flags, bool device_writes)
-{
-    return !(flags & VRING_DESC_F_WRITE) != !device_writes;
 }
 
 /* ## ----- ## */
