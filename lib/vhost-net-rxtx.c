@@ -310,6 +310,7 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
     enum virtq_error error = VIRTQ_OK;
     struct virtq_chain chain;
 
+    virtq_prefetch(vq, NETDEV_MAX_BURST);
     /* At most a batch of chains, good or bad, per call. */
     for (int i = dp_packet_batch_size(batch); i < NETDEV_MAX_BURST; i++) {
         struct dp_packet *packet;
@@ -396,6 +397,54 @@ frame_write(const struct frame *f, uint32_t f_ofs,
     }
 }
 
+BUILD_ASSERT_DECL(offsetof(struct virtio_net_hdr_v1, csum_offset) == 8);
+
+/* Writes the virtio-net header 'hdr', with 'num_buffers', the first
+ * 'hdr_len' bytes of it, at the start of 'segs'.
+ *
+ * Not through a copy in local memory: the copy's narrow stores, read back 8
+ * bytes at a time, cannot be forwarded, and such a load waits for every
+ * older store to drain, including those to guest memory that the driver's
+ * core holds.  Instead each field is read as wide as it was written and
+ * the header goes out in two stores: each store to guest memory may wait
+ * in the store buffer for its line, and a full store buffer stalls us. */
+static void
+write_net_hdr(const struct virtq_seg *segs,
+              const struct virtio_net_hdr_v1 *hdr, uint16_t num_buffers,
+              uint32_t hdr_len)
+{
+    if (OVS_LIKELY(segs[0].len >= hdr_len
+                   && hdr_len >= offsetof(struct virtio_net_hdr_v1,
+                                          num_buffers))) {
+        uint64_t head = (hdr->flags
+                         | (uint64_t) hdr->gso_type << 8
+                         | (uint64_t) le16toh(hdr->hdr_len) << 16
+                         | (uint64_t) le16toh(hdr->gso_size) << 32
+                         | (uint64_t) le16toh(hdr->csum_start) << 48);
+        uint32_t tail = (le16toh(hdr->csum_offset)
+                         | (uint32_t) num_buffers << 16);
+
+        head = htole64(head);
+        memcpy(segs[0].addr, &head, sizeof head);
+        if (hdr_len >= sizeof *hdr) {
+            tail = htole32(tail);
+            memcpy(segs[0].addr + sizeof head, &tail, sizeof tail);
+        } else {
+            /* A legacy header, without 'num_buffers'. */
+            uint16_t csum_offset = hdr->csum_offset;
+
+            memcpy(segs[0].addr + sizeof head, &csum_offset,
+                   sizeof csum_offset);
+        }
+    } else {
+        /* A header split across buffers: rare enough to take the copy. */
+        struct virtio_net_hdr_v1 h = *hdr;
+
+        h.num_buffers = htole16(num_buffers);
+        segs_write(segs, 0, &h, hdr_len);
+    }
+}
+
 /* Takes the next available chain into 'chain'.  Returns VIRTQ_OK, or why
  * not: VIRTQ_EMPTY (the ring is full), a bad chain (counted and taken: the
  * caller gives it back with a used entry), or a fatal error (counted, and
@@ -426,7 +475,6 @@ enqueue_one(struct enqueue_ctx *ctx, const struct frame *f)
     const struct vhost_net_params *p = ctx->p;
     struct virtq_pos start = virtq_tell(ctx->vq);
     uint32_t size = frame_len(f);
-    struct virtio_net_hdr_v1 hdr;
     struct virtq_chain chain;
     enum virtq_error error;
 
@@ -451,9 +499,7 @@ enqueue_one(struct enqueue_ctx *ctx, const struct frame *f)
         return ENQUEUE_DROPPED;
     }
 
-    hdr = *f->hdr;
-    hdr.num_buffers = htole16(1);
-    segs_write(chain.segs, 0, &hdr, p->hdr_len);
+    write_net_hdr(chain.segs, f->hdr, 1, p->hdr_len);
     frame_write(f, 0, chain.segs, p->hdr_len, size);
     virtq_log_segs(ctx->vq, chain.segs, p->hdr_len + size);
     virtq_used_add(ctx->vq, chain.id, chain.n_descs, p->hdr_len + size);
@@ -473,18 +519,21 @@ static enum enqueue_result
 enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
 {
     const struct vhost_net_params *p = ctx->p;
+    /* The buffers after the first. */
     struct merged_buffer bufs[MAX_MERGED_BUFFERS];
-    /* The first chain's segments that hold the header: its 'num_buffers' is
-     * known only at the end. */
-    struct virtq_seg hdr_segs[sizeof(struct virtio_net_hdr_v1)];
+    /* The first chain, kept whole for its header, whose 'num_buffers' is
+     * known only at the end, and the chain after it.  Neither its segments
+     * nor its id are copied: reading a copy back soon after writing it
+     * stalls (see write_net_hdr()). */
+    struct virtq_chain chains[2];
+    uint32_t first_len = 0;
     struct virtq_pos start = virtq_tell(ctx->vq);
     uint32_t size = frame_len(f);
-    struct virtio_net_hdr_v1 hdr;
-    struct virtq_chain chain;
     uint32_t done = 0;
     size_t n_bufs = 0;
 
     while (!n_bufs || done < size) {
+        struct virtq_chain *chain = &chains[n_bufs ? 1 : 0];
         enum virtq_error error;
         uint32_t offset, n;
 
@@ -500,7 +549,7 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
             return ENQUEUE_DROPPED;
         }
 
-        error = enqueue_take_chain(ctx, &chain);
+        error = enqueue_take_chain(ctx, chain);
         if (OVS_UNLIKELY(error)) {
             if (error == VIRTQ_EMPTY || virtq_error_is_fatal(error)) {
                 virtq_rewind(ctx->vq, start);
@@ -509,48 +558,50 @@ enqueue_merged(struct enqueue_ctx *ctx, const struct frame *f)
             }
             /* The bad chain is taken.  Used entries go in ring order, so
              * the buffers taken before it go back too, empty. */
-            for (size_t i = 0; i < n_bufs; i++) {
+            if (n_bufs) {
+                virtq_used_add(ctx->vq, chains[0].id, chains[0].n_descs, 0);
+            }
+            for (size_t i = 1; i < n_bufs; i++) {
                 virtq_used_add(ctx->vq, bufs[i].id, bufs[i].n_descs, 0);
             }
-            virtq_used_add(ctx->vq, chain.id, chain.n_descs, 0);
+            virtq_used_add(ctx->vq, chain->id, chain->n_descs, 0);
             return ENQUEUE_DROPPED;
         }
 
         if (!n_bufs) {
-            if (OVS_UNLIKELY(chain.len < p->hdr_len)) {
+            if (OVS_UNLIKELY(chain->len < p->hdr_len)) {
                 COVERAGE_INC(vhost_desc_too_short);
                 drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
                 VLOG_WARN_RL(&rl, "%s: virtqueue %"PRIu16": dropped packet: "
                              "%"PRIu32"-byte receive buffer cannot hold the "
                              "virtio-net header", p->name, p->vring,
-                             chain.len);
-                virtq_used_add(ctx->vq, chain.id, chain.n_descs, 0);
+                             chain->len);
+                virtq_used_add(ctx->vq, chain->id, chain->n_descs, 0);
                 return ENQUEUE_DROPPED;
-            }
-            for (uint32_t i = 0, got = 0; got < p->hdr_len; i++) {
-                hdr_segs[i] = chain.segs[i];
-                got += chain.segs[i].len;
             }
             offset = p->hdr_len;
         } else {
             offset = 0;
         }
 
-        n = MIN(size - done, chain.len - offset);
-        frame_write(f, done, chain.segs, offset, n);
-        virtq_log_segs(ctx->vq, chain.segs, offset + n);
+        n = MIN(size - done, chain->len - offset);
+        frame_write(f, done, chain->segs, offset, n);
+        virtq_log_segs(ctx->vq, chain->segs, offset + n);
         done += n;
-        bufs[n_bufs].id = chain.id;
-        bufs[n_bufs].n_descs = chain.n_descs;
-        bufs[n_bufs].len = offset + n;
+        if (!n_bufs) {
+            first_len = offset + n;
+        } else {
+            bufs[n_bufs].id = chain->id;
+            bufs[n_bufs].n_descs = chain->n_descs;
+            bufs[n_bufs].len = offset + n;
+        }
         n_bufs++;
     }
 
-    hdr = *f->hdr;
-    hdr.num_buffers = htole16(n_bufs);
-    segs_write(hdr_segs, 0, &hdr, p->hdr_len);
-    virtq_log_segs(ctx->vq, hdr_segs, p->hdr_len);
-    for (size_t i = 0; i < n_bufs; i++) {
+    write_net_hdr(chains[0].segs, f->hdr, n_bufs, p->hdr_len);
+    virtq_log_segs(ctx->vq, chains[0].segs, p->hdr_len);
+    virtq_used_add(ctx->vq, chains[0].id, chains[0].n_descs, first_len);
+    for (size_t i = 1; i < n_bufs; i++) {
         virtq_used_add(ctx->vq, bufs[i].id, bufs[i].n_descs, bufs[i].len);
     }
     return ENQUEUE_SENT;
@@ -702,6 +753,7 @@ vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
     uint32_t done = 0;
     int retries = 0;
 
+    virtq_prefetch(vq, n);
     for (size_t i = 0; i < n; ) {
         enum enqueue_result result;
 

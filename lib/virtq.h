@@ -177,6 +177,7 @@ virtq_rewind(struct virtq *vq, struct virtq_pos pos)
     vq->avail = pos;
 }
 
+void virtq_prefetch(const struct virtq *, uint16_t n);
 void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
                     uint32_t len);
 bool virtq_publish(struct virtq *);
