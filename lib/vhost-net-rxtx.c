@@ -309,11 +309,15 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
 {
     enum virtq_error error = VIRTQ_OK;
     struct virtq_chain chain;
+    /* The chains taken, to give back together if the ring is in order. */
+    uint16_t n_chains = 0;
+    uint16_t n_descs = 0;
+    uint16_t last_id = 0;
 
     virtq_prefetch(vq, NETDEV_MAX_BURST);
     /* At most a batch of chains, good or bad, per call. */
     for (int i = dp_packet_batch_size(batch); i < NETDEV_MAX_BURST; i++) {
-        struct dp_packet *packet;
+        struct dp_packet *packet = NULL;
 
         error = virtq_next_chain(vq, false, &chain);
         if (error == VIRTQ_EMPTY) {
@@ -325,13 +329,19 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
                 break;
             }
             drop(stats, VHOST_DROP_BAD_DESCRIPTOR);
-            virtq_used_add(vq, chain.id, chain.n_descs, 0);
             error = VIRTQ_OK;
-            continue;
+        } else {
+            packet = chain_to_packet(&chain, p, pool, stats);
         }
 
-        packet = chain_to_packet(&chain, p, pool, stats);
-        virtq_used_add(vq, chain.id, chain.n_descs, 0);
+        /* Nothing is written into a chain the guest sent. */
+        if (vq->in_order) {
+            last_id = chain.id;
+            n_descs += chain.n_descs;
+            n_chains++;
+        } else {
+            virtq_used_add(vq, chain.id, chain.n_descs, 0);
+        }
         if (packet) {
             stats->packets++;
             stats->bytes += dp_packet_size(packet);
@@ -339,6 +349,9 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
         }
     }
 
+    if (n_chains) {
+        virtq_used_add_in_order(vq, last_id, n_chains, n_descs);
+    }
     publish_and_notify(vq, stats);
     return error;
 }

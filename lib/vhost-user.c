@@ -273,6 +273,7 @@ vring_apply(struct vhost_user_dev *dev, struct vhost_vring *vring,
         if (!error) {
             vq->event_idx = dev->features & BIT(VIRTIO_RING_F_EVENT_IDX);
             vq->indirect = dev->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
+            vq->in_order = dev->features & BIT(VIRTIO_F_IN_ORDER);
             vq->call_fd = vring->call_fd;
             vq->kick_fd = vring->kick_fd_unreadable ? -1 : vring->kick_fd;
             vq->log = (dev->features & BIT(VHOST_F_LOG_ALL)

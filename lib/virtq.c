@@ -748,6 +748,26 @@ virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs,
     }
 }
 
+/* Gives back the 'n_chains' chains taken last, which took 'n_descs' slots
+ * and the last of which is 'last_id', as unwritten, in one used entry: with
+ * VIRTIO_F_IN_ORDER, an entry with the id of a batch's last buffer says that
+ * the whole batch is used, and the device skips ahead by the batch.  A
+ * driver that sends keeps reading the slot of the next used entry; one
+ * entry a batch instead of one a chain takes that line from its core once
+ * instead of for every chain.  The driver learns no lengths this way, so
+ * only for buffers the device did not write. */
+void
+virtq_used_add_in_order(struct virtq *vq, uint16_t last_id,
+                        uint16_t n_chains, uint16_t n_descs)
+{
+    if (vq->packed) {
+        packed_used_add(vq, last_id, n_descs, 0);
+    } else {
+        split_used_add(vq, last_id, 0);
+        vq->used.idx += n_chains - 1;
+    }
+}
+
 /* Makes the used entries filled since the last call visible to the guest.
  * Returns true if the guest wants to be told about them. */
 bool

@@ -123,6 +123,7 @@ struct virtq {
     bool packed;                /* VIRTIO_F_RING_PACKED negotiated. */
     bool event_idx;             /* VIRTIO_RING_F_EVENT_IDX negotiated. */
     bool indirect;              /* VIRTIO_RING_F_INDIRECT_DESC negotiated. */
+    bool in_order;              /* VIRTIO_F_IN_ORDER negotiated. */
     uint16_t size;
     const struct vhost_mem *mem;
 
@@ -180,6 +181,8 @@ virtq_rewind(struct virtq *vq, struct virtq_pos pos)
 void virtq_prefetch(const struct virtq *, uint16_t n);
 void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
                     uint32_t len);
+void virtq_used_add_in_order(struct virtq *, uint16_t last_id,
+                             uint16_t n_chains, uint16_t n_descs);
 bool virtq_publish(struct virtq *);
 bool virtq_notify(const struct virtq *);
 int virtq_read_eventfd(int fd, uint64_t *value);

@@ -34,7 +34,8 @@
  *
  * Input layout (fields in host byte order; a short input reads as zeros):
  *
- *   u8   ring flags: 1 packed, 2 event index, 4 indirect descriptors
+ *   u8   ring flags: 1 packed, 2 event index, 4 indirect descriptors,
+ *        8 in order
  *   u64  virtio features, masked by what a port offers
  *   u16  the guest's MTU (NET_SET_MTU), u16 the port's MTU
  *   u8   number of regions, 1 to 4
@@ -228,6 +229,7 @@ attach_ring(struct virtq *vq, const struct vhost_mem *mem, uint8_t flags,
     }
     vq->event_idx = flags & 2;
     vq->indirect = flags & 4;
+    vq->in_order = flags & 8;
     vq->call_fd = call_fd;
     vq->kick_fd = -1;
     return true;
