@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "netdev-vhost-private.h"
+#include "netdev.h"
 #include "openvswitch/dynamic-string.h"
 #include "unixctl.h"
 #include "util.h"
@@ -310,12 +311,58 @@ show_descriptors(struct ds *s, const char *port, const char *queue)
     return NULL;
 }
 
+/* Prints the counters of 'port' that the Interface's statistics column
+ * gets every 5 seconds (stats-update-interval), as they are now. */
+static char *
+show_stats(struct ds *s, const char *port)
+    OVS_EXCLUDED(netdev_vhost_mutex)
+{
+    struct netdev_custom_stats cs;
+    struct netdev_stats stats;
+    struct netdev *netdev;
+    int error;
+
+    netdev = netdev_from_name(port);
+    if (!netdev || strcmp(netdev_get_type(netdev), "vhost")) {
+        netdev_close(netdev);
+        return xasprintf("no vhost port named %s", port);
+    }
+
+    error = netdev_get_stats(netdev, &stats);
+    if (!error) {
+        ds_put_format(s, "rx_packets %"PRIu64"\nrx_bytes %"PRIu64"\n"
+                      "rx_errors %"PRIu64"\nrx_dropped %"PRIu64"\n"
+                      "tx_packets %"PRIu64"\ntx_bytes %"PRIu64"\n"
+                      "tx_dropped %"PRIu64"\n",
+                      stats.rx_packets, stats.rx_bytes, stats.rx_errors,
+                      stats.rx_dropped, stats.tx_packets, stats.tx_bytes,
+                      stats.tx_dropped);
+        error = netdev_get_custom_stats(netdev, &cs);
+    }
+    if (!error) {
+        for (size_t i = 0; i < cs.size; i++) {
+            ds_put_format(s, "%s %"PRIu64"\n", cs.counters[i].name,
+                          cs.counters[i].value);
+        }
+        netdev_free_custom_stats_counters(&cs);
+    }
+    netdev_close(netdev);
+    return error ? xasprintf("%s: %s", port, ovs_strerror(error)) : NULL;
+}
+
 static void
 vhost_show_cmd(struct unixctl_conn *conn, int argc, const char *argv[],
                void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
     char *error = NULL;
+
+    if (argc > 1 && !strcmp(argv[1], "--stats")) {
+        /* The netdev layer takes the mutex itself. */
+        error = (argc == 3 ? show_stats(&s, argv[2])
+                 : xstrdup("usage: vhost/show --stats PORT"));
+        goto reply;
+    }
 
     ovs_mutex_lock(&netdev_vhost_mutex);
     if (argc > 1 && !strcmp(argv[1], "--descriptors")) {
@@ -339,6 +386,7 @@ vhost_show_cmd(struct unixctl_conn *conn, int argc, const char *argv[],
     }
     ovs_mutex_unlock(&netdev_vhost_mutex);
 
+reply:
     if (error) {
         unixctl_command_reply_error(conn, error);
         free(error);
@@ -352,6 +400,7 @@ void
 vhost_show_register(void)
 {
     unixctl_command_register("vhost/show",
-                             "[PORT] | --descriptors PORT QUEUE", 0, 3,
+                             "[PORT] | --descriptors PORT QUEUE "
+                             "| --stats PORT", 0, 3,
                              vhost_show_cmd, NULL);
 }

@@ -53,6 +53,10 @@ vhost-guest:
 	$(AM_V_GEN)$(srcdir)/utilities/ovs-vhost-guest build $(VHOST_GUEST_DIR)
 .PHONY: vhost-guest
 
+# Every suite runs under utilities/ovs-vhost-reap, which reaps the
+# daemons the tests start and stop as soon as they exit (see the script).
+VHOST_REAP = $(srcdir)/utilities/ovs-vhost-reap
+
 # Runs our suite.  TESTSUITEFLAGS picks tests, e.g. -k testpmd or 3-7 (it
 # applies to our suite only).
 VHOST_TESTSUITE_ENV = \
@@ -62,7 +66,7 @@ VHOST_TESTSUITE_ENV = \
 # make in ovs/, and two at once there would race.
 check-vhost: all $(VHOST_TESTSUITE) vhost-guest
 	$(MAKE) $(AM_MAKEFLAGS) $(FUZZ_TARGETS)
-	$(SHELL) '$(abs_builddir)/$(VHOST_TESTSUITE)' -C ovs/tests \
+	$(VHOST_REAP) $(SHELL) '$(abs_builddir)/$(VHOST_TESTSUITE)' -C ovs/tests \
 	    AUTOTEST_PATH='utilities:vswitchd:ovsdb:vtep:tests' \
 	    $(VHOST_TESTSUITE_ENV) $(TESTSUITEFLAGS)
 
@@ -74,7 +78,7 @@ check-vhost: all $(VHOST_TESTSUITE) vhost-guest
 # ovs/tests/vhost-sanitized-testsuite.log.
 check-vhost-sanitized: all $(VHOST_TESTSUITE) vhost-guest $(SANITIZED_VSWITCHD)
 	cp $(VHOST_TESTSUITE) tests/vhost-sanitized-testsuite
-	$(SHELL) '$(abs_builddir)/tests/vhost-sanitized-testsuite' -C ovs/tests \
+	$(VHOST_REAP) $(SHELL) '$(abs_builddir)/tests/vhost-sanitized-testsuite' -C ovs/tests \
 	    AUTOTEST_PATH='utilities:$(abs_builddir)/sanitized:vswitchd:ovsdb:vtep:tests' \
 	    $(VHOST_TESTSUITE_ENV) VHOST_SANITIZED=yes $(TESTSUITEFLAGS)
 CLEANFILES += tests/vhost-sanitized-testsuite
@@ -82,7 +86,7 @@ CLEANFILES += tests/vhost-sanitized-testsuite
 # Runs OVS's own tests of the userspace datapath (dpif-netdev.at) and of its
 # PMD threads (pmd.at) against this build.
 check-upstream: all
-	+$(OVS_MAKE) check TESTSUITEFLAGS="`ovs/tests/testsuite --list | \
+	+$(VHOST_REAP) $(OVS_MAKE) check TESTSUITEFLAGS="`ovs/tests/testsuite --list | \
 	    awk '$$2 ~ /^(dpif-netdev|pmd)\.at:/ { sub(":", "", $$1); print $$1 }' | \
 	    tr '\n' ' '`"
 
