@@ -458,23 +458,29 @@ write_net_hdr(const struct virtq_seg *segs,
     }
 }
 
+/* Logs and counts the bad chain that enqueue_take_chain() got. */
+static void
+enqueue_bad_chain(struct enqueue_ctx *ctx, const struct virtq_chain *chain,
+                  enum virtq_error error)
+{
+    log_chain_error(ctx->vq, ctx->p, error, chain);
+    drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
+    if (virtq_error_is_fatal(error)) {
+        ctx->error = error;
+    }
+}
+
 /* Takes the next available chain into 'chain'.  Returns VIRTQ_OK, or why
  * not: VIRTQ_EMPTY (the ring is full), a bad chain (counted and taken: the
  * caller gives it back with a used entry), or a fatal error (counted, and
  * stored in 'ctx->error'). */
-static enum virtq_error
+static inline ALWAYS_INLINE enum virtq_error
 enqueue_take_chain(struct enqueue_ctx *ctx, struct virtq_chain *chain)
 {
     enum virtq_error error = virtq_next_chain(ctx->vq, true, chain);
 
-    if (OVS_LIKELY(!error) || error == VIRTQ_EMPTY) {
-        return error;
-    } else {
-        log_chain_error(ctx->vq, ctx->p, error, chain);
-        drop(ctx->stats, VHOST_DROP_BAD_DESCRIPTOR);
-        if (virtq_error_is_fatal(error)) {
-            ctx->error = error;
-        }
+    if (OVS_UNLIKELY(error) && error != VIRTQ_EMPTY) {
+        enqueue_bad_chain(ctx, chain, error);
     }
     return error;
 }

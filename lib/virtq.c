@@ -270,34 +270,6 @@ wrong_direction(uint16_t flags, bool device_writes)
     return !(flags & VRING_DESC_F_WRITE) != !device_writes;
 }
 
-/* The chain nearly every packet comes in: one descriptor, no NEXT, not
- * indirect, pointing the right way, its buffer inside one region.  If the
- * descriptor 'flags', 'addr', 'len' is that, makes 'chain' of it and returns
- * true; otherwise returns false, having changed nothing, and the caller
- * walks the chain in full (which reads it anew and checks it all).  This is
- * the same validation as the walk's, without its loops. */
-static inline bool
-chain_single(const struct virtq *vq, uint16_t flags, uint64_t addr,
-             uint32_t len, bool device_writes, struct virtq_chain *chain)
-{
-    uint64_t piece = len;
-    uint8_t *p;
-
-    if (flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)
-        || wrong_direction(flags, device_writes)) {
-        return false;
-    }
-    p = vhost_mem_gpa_to_hva(vq->mem, addr, &piece);
-    if (OVS_UNLIKELY(!p || piece != len)) {
-        return false;
-    }
-    chain->segs[0].addr = p;
-    chain->segs[0].len = len;
-    chain->n_segs = 1;
-    chain->len = len;
-    return true;
-}
-
 static void
 chain_init(struct virtq_chain *chain)
 {
@@ -422,14 +394,6 @@ split_next_chain(struct virtq *vq, bool device_writes,
         return VIRTQ_ERR_HEAD;
     }
     vq->avail.idx++;
-
-    struct vring_desc d;
-
-    read_split_desc(&vring->desc[head], &d);
-    if (OVS_LIKELY(chain_single(vq, d.flags, d.addr, d.len, device_writes,
-                                chain))) {
-        return VIRTQ_OK;
-    }
     return split_walk(vq, head, device_writes, chain);
 }
 
@@ -449,17 +413,6 @@ log_ring(const struct virtq *vq)
                             6 + vq->size * sizeof vq->split.used->ring[0]);
         }
     }
-}
-
-static void
-split_used_add(struct virtq *vq, uint16_t id, uint32_t len)
-{
-    struct vring_used_elem *elem
-        = &vq->split.used->ring[vq->used.idx & (vq->size - 1)];
-
-    elem->id = htole32(id);
-    elem->len = htole32(len);
-    vq->used.idx++;
 }
 
 static bool
@@ -572,15 +525,6 @@ packed_next_chain(struct virtq *vq, bool device_writes,
         return VIRTQ_EMPTY;
     }
 
-    read_packed_desc(&vq->desc[pos.idx], &d);
-    if (OVS_LIKELY(chain_single(vq, head_flags, d.addr, d.len,
-                                device_writes, chain))) {
-        chain->id = d.id;
-        chain->n_descs = 1;
-        packed_advance(&vq->avail, 1, vq->size);
-        return VIRTQ_OK;
-    }
-
     do {
         if (OVS_UNLIKELY(chain->n_descs == vq->size)) {
             return VIRTQ_ERR_UNTERMINATED;
@@ -606,29 +550,6 @@ packed_next_chain(struct virtq *vq, bool device_writes,
     chain->id = d.id;
     vq->avail = pos;
     return error;
-}
-
-static void
-packed_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs,
-                uint32_t len)
-{
-    struct vring_packed_desc *desc = &vq->desc[vq->used.idx];
-    uint16_t flags = vq->used.wrap ? PACKED_AVAIL | PACKED_USED : 0;
-
-    if (len) {
-        /* The spec's way of saying that 'len' means something. */
-        flags |= VRING_DESC_F_WRITE;
-    }
-    desc->id = htole16(id);
-    desc->len = htole32(len);
-    if (vq->used.idx == vq->published.idx
-        && vq->used.wrap == vq->published.wrap) {
-        /* The first of the batch: its flags make the batch visible. */
-        vq->first_used_flags = flags;
-    } else {
-        __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
-    }
-    packed_advance(&vq->used, n_descs, vq->size);
 }
 
 /* Does the driver want an interrupt for the used entries from 'old' up to
@@ -687,17 +608,11 @@ packed_publish(struct virtq *vq)
 /* ## Common ## */
 /* ## ------ ## */
 
-/* Takes the next chain the guest made available and walks it into 'chain',
- * which must consist of device-writable buffers if 'device_writes',
- * otherwise of device-readable ones.  Returns VIRTQ_EMPTY if there is none.
- *
- * On an error that is not fatal, the chain is taken and 'chain->id' and
- * 'chain->n_descs' are valid, so the caller can give it back with
- * virtq_used_add(..., 0).  On a fatal error nothing is taken; for
- * VIRTQ_ERR_AVAIL_IDX, 'vq->avail_idx' holds the index the guest wrote. */
+/* The general case of virtq_next_chain(), in virtq.h: any chain, and
+ * the ring's index, emptiness and errors. */
 enum virtq_error
-virtq_next_chain(struct virtq *vq, bool device_writes,
-                 struct virtq_chain *chain)
+virtq_next_chain__(struct virtq *vq, bool device_writes,
+                   struct virtq_chain *chain)
 {
     chain_init(chain);
     return (vq->packed
@@ -734,20 +649,6 @@ virtq_prefetch(const struct virtq *vq, uint16_t n)
     }
 }
 
-/* Fills the next used entry with the chain of 'id' that took 'n_descs'
- * slots (a virtq_chain's members), of which the device wrote 'len' bytes.
- * The guest does not see it until virtq_publish(). */
-void
-virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs,
-               uint32_t len)
-{
-    if (vq->packed) {
-        packed_used_add(vq, id, n_descs, len);
-    } else {
-        split_used_add(vq, id, len);
-    }
-}
-
 /* Gives back the 'n_chains' chains taken last, which took 'n_descs' slots
  * and the last of which is 'last_id', as unwritten, in one used entry: with
  * VIRTIO_F_IN_ORDER, an entry with the id of a batch's last buffer says that
@@ -760,10 +661,8 @@ void
 virtq_used_add_in_order(struct virtq *vq, uint16_t last_id,
                         uint16_t n_chains, uint16_t n_descs)
 {
-    if (vq->packed) {
-        packed_used_add(vq, last_id, n_descs, 0);
-    } else {
-        split_used_add(vq, last_id, 0);
+    virtq_used_add(vq, last_id, n_descs, 0);
+    if (!vq->packed) {
         vq->used.idx += n_chains - 1;
     }
 }

@@ -36,10 +36,12 @@
  * Nothing here knows about packets or netdevs: callers get a chain as a list
  * of segments of our own address space. */
 
+#include <endian.h>
 #include <linux/virtio_ring.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compiler.h"
 #include "openvswitch/compiler.h"
 #include "vhost-log.h"
 #include "vhost-mem.h"
@@ -161,8 +163,8 @@ int virtq_set_base(struct virtq *, uint32_t base, char **errp)
 uint32_t virtq_get_base(const struct virtq *);
 uint16_t virtq_guest_used_idx(const struct virtq *);
 
-enum virtq_error virtq_next_chain(struct virtq *, bool device_writes,
-                                  struct virtq_chain *);
+enum virtq_error virtq_next_chain__(struct virtq *, bool device_writes,
+                                    struct virtq_chain *);
 
 /* Returns where the next chain starts, so that a caller can give back the
  * chains it took since with virtq_rewind(). */
@@ -179,8 +181,6 @@ virtq_rewind(struct virtq *vq, struct virtq_pos pos)
 }
 
 void virtq_prefetch(const struct virtq *, uint16_t n);
-void virtq_used_add(struct virtq *, uint16_t id, uint16_t n_descs,
-                    uint32_t len);
 void virtq_used_add_in_order(struct virtq *, uint16_t last_id,
                              uint16_t n_chains, uint16_t n_descs);
 bool virtq_publish(struct virtq *);
@@ -211,6 +211,143 @@ virtq_log_segs(const struct virtq *vq, const struct virtq_seg *segs,
             vhost_log_hva(vq->log, vq->mem, segs->addr, n);
             len -= n;
         }
+    }
+}
+
+/* Takes the next chain the guest made available and walks it into 'chain',
+ * which must consist of device-writable buffers if 'device_writes',
+ * otherwise of device-readable ones.  Returns VIRTQ_EMPTY if there is none.
+ *
+ * On an error that is not fatal, the chain is taken and 'chain->id' and
+ * 'chain->n_descs' are valid, so the caller can give it back with
+ * virtq_used_add(..., 0).  On a fatal error nothing is taken; for
+ * VIRTQ_ERR_AVAIL_IDX, 'vq->avail_idx' holds the index the guest wrote.
+ *
+ * Inline, for the chain nearly every packet comes in: one descriptor, no
+ * NEXT, not indirect, pointing the right way, its buffer inside one region.
+ * Out of line, the call and the general walk's saving and restoring of
+ * registers cost more than taking such a chain does (see "Where the cycles
+ * go" in Documentation/benchmarks.rst).  Every field is read once and
+ * checked as the walk checks it; anything else changes nothing here and
+ * goes to virtq_next_chain__(), which reads the ring anew and checks it
+ * all. */
+static inline ALWAYS_INLINE enum virtq_error
+virtq_next_chain(struct virtq *vq, bool device_writes,
+                 struct virtq_chain *chain)
+{
+    uint64_t addr, piece;
+    uint32_t len;
+    uint16_t id;
+    uint8_t *p;
+
+    if (vq->packed) {
+        const volatile struct vring_packed_desc *d = &vq->desc[vq->avail.idx];
+        /* Available in this lap, alone, the right way: one comparison. */
+        const uint16_t mask = ((1 << VRING_PACKED_DESC_F_AVAIL)
+                               | (1 << VRING_PACKED_DESC_F_USED)
+                               | VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT
+                               | VRING_DESC_F_WRITE);
+        uint16_t want = ((vq->avail.wrap
+                          ? 1 << VRING_PACKED_DESC_F_AVAIL
+                          : 1 << VRING_PACKED_DESC_F_USED)
+                         | (device_writes ? VRING_DESC_F_WRITE : 0));
+        /* Acquire: the rest of the descriptor after its flags; pairs with
+         * the driver's write barrier before it flips them. */
+        uint16_t flags = le16toh(__atomic_load_n(&d->flags,
+                                                 __ATOMIC_ACQUIRE));
+
+        if (OVS_UNLIKELY((flags & mask) != want)) {
+            return virtq_next_chain__(vq, device_writes, chain);
+        }
+        addr = le64toh(d->addr);
+        len = le32toh(d->len);
+        id = le16toh(d->id);
+    } else {
+        const struct vring *vring = &vq->split;
+        const volatile struct vring_desc *d;
+        uint16_t flags;
+
+        if (vq->avail.idx == vq->avail_idx) {
+            /* The guest's avail index must be read and checked. */
+            return virtq_next_chain__(vq, device_writes, chain);
+        }
+        id = le16toh(*(const volatile __virtio16 *)
+                     &vring->avail->ring[vq->avail.idx & (vq->size - 1)]);
+        if (OVS_UNLIKELY(id >= vq->size)) {
+            return virtq_next_chain__(vq, device_writes, chain);
+        }
+        d = &vring->desc[id];
+        flags = le16toh(d->flags);
+        if (OVS_UNLIKELY((flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT
+                                   | VRING_DESC_F_WRITE))
+                         != (device_writes ? VRING_DESC_F_WRITE : 0))) {
+            return virtq_next_chain__(vq, device_writes, chain);
+        }
+        addr = le64toh(d->addr);
+        len = le32toh(d->len);
+    }
+
+    piece = len;
+    p = vhost_mem_gpa_to_hva(vq->mem, addr, &piece);
+    if (OVS_UNLIKELY(!p || piece != len)) {
+        return virtq_next_chain__(vq, device_writes, chain);
+    }
+    chain->id = id;
+    chain->n_descs = vq->packed;
+    chain->n_segs = 1;
+    chain->len = len;
+    chain->segs[0].addr = p;
+    chain->segs[0].len = len;
+    if (vq->packed) {
+        if (++vq->avail.idx == vq->size) {
+            vq->avail.idx = 0;
+            vq->avail.wrap = !vq->avail.wrap;
+        }
+    } else {
+        vq->avail.idx++;
+    }
+    return VIRTQ_OK;
+}
+
+/* Fills the next used entry with the chain of 'id' that took 'n_descs'
+ * slots (a virtq_chain's members), of which the device wrote 'len' bytes.
+ * The guest does not see it until virtq_publish().  Inline: once a packet
+ * each way. */
+static inline ALWAYS_INLINE void
+virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
+{
+    if (vq->packed) {
+        struct vring_packed_desc *desc = &vq->desc[vq->used.idx];
+        uint16_t flags = (vq->used.wrap
+                          ? ((1 << VRING_PACKED_DESC_F_AVAIL)
+                             | (1 << VRING_PACKED_DESC_F_USED))
+                          : 0);
+
+        if (len) {
+            /* The spec's way of saying that 'len' means something. */
+            flags |= VRING_DESC_F_WRITE;
+        }
+        desc->id = htole16(id);
+        desc->len = htole32(len);
+        if (vq->used.idx == vq->published.idx
+            && vq->used.wrap == vq->published.wrap) {
+            /* The first of the batch: its flags make the batch visible. */
+            vq->first_used_flags = flags;
+        } else {
+            __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
+        }
+        vq->used.idx += n_descs;
+        if (vq->used.idx >= vq->size) {
+            vq->used.idx -= vq->size;
+            vq->used.wrap = !vq->used.wrap;
+        }
+    } else {
+        struct vring_used_elem *elem
+            = &vq->split.used->ring[vq->used.idx & (vq->size - 1)];
+
+        elem->id = htole32(id);
+        elem->len = htole32(len);
+        vq->used.idx++;
     }
 }
 

@@ -148,22 +148,62 @@ in_guest_memory(const struct vhost_mem *mem, const uint8_t *p, uint32_t len)
     return false;
 }
 
+/* Asserts that 'a' and 'b' are the same buffers, but for empty segments
+ * (the inline path of virtq_next_chain() keeps an empty buffer as one empty
+ * segment, the general walk as none). */
+static void
+check_same_chain(const struct virtq_chain *a, const struct virtq_chain *b)
+{
+    size_t i = 0, j = 0;
+
+    ovs_assert(a->id == b->id && a->n_descs == b->n_descs
+               && a->len == b->len);
+    for (;;) {
+        while (i < a->n_segs && !a->segs[i].len) {
+            i++;
+        }
+        while (j < b->n_segs && !b->segs[j].len) {
+            j++;
+        }
+        if (i == a->n_segs || j == b->n_segs) {
+            break;
+        }
+        ovs_assert(a->segs[i].addr == b->segs[j].addr
+                   && a->segs[i].len == b->segs[j].len);
+        i++;
+        j++;
+    }
+    ovs_assert(i == a->n_segs && j == b->n_segs);
+}
+
 /* Walks a copy of 'vq' (the walk writes nothing to the guest) and checks
- * every chain it gets. */
+ * every chain it gets, and that the general walk alone, on another copy,
+ * gets the same. */
 static void
 check_walk(const struct virtq *vq, bool device_writes)
 {
     struct virtq copy = *vq;
-    struct virtq_chain chain;
+    struct virtq general = *vq;
+    struct virtq_chain chain, general_chain;
     size_t n_chains = 0;
 
     for (;;) {
         enum virtq_error error = virtq_next_chain(&copy, device_writes,
                                                   &chain);
+        enum virtq_error general_error
+            = virtq_next_chain__(&general, device_writes, &general_chain);
         uint64_t len = 0;
 
+        ovs_assert(error == general_error);
+        ovs_assert(copy.avail.idx == general.avail.idx
+                   && copy.avail.wrap == general.avail.wrap);
         if (error == VIRTQ_EMPTY || virtq_error_is_fatal(error)) {
             break;
+        }
+        ovs_assert(chain.id == general_chain.id
+                   && chain.n_descs == general_chain.n_descs);
+        if (error == VIRTQ_OK) {
+            check_same_chain(&chain, &general_chain);
         }
         /* A good chain or a bad one, each takes an available entry. */
         ovs_assert(++n_chains <= vq->size);
