@@ -85,8 +85,6 @@ read_packed_desc(const struct vring_packed_desc *src,
     dst->flags = le16toh(v->flags);
 }
 
-#define PACKED_AVAIL (1 << VRING_PACKED_DESC_F_AVAIL)
-#define PACKED_USED (1 << VRING_PACKED_DESC_F_USED)
 #define PACKED_WRAP_BIT (1 << VRING_PACKED_EVENT_F_WRAP_CTR)
 
 bool
@@ -447,8 +445,8 @@ split_publish(struct virtq *vq)
 static inline bool
 packed_desc_is_avail(uint16_t flags, bool wrap)
 {
-    return (!(flags & PACKED_AVAIL) == !wrap
-            && !(flags & PACKED_USED) != !wrap);
+    return (!(flags & VIRTQ_PACKED_AVAIL) == !wrap
+            && !(flags & VIRTQ_PACKED_USED) != !wrap);
 }
 
 static inline void
@@ -782,8 +780,8 @@ format_desc_flags(struct ds *s, uint16_t flags)
         { VRING_DESC_F_NEXT, "NEXT" },
         { VRING_DESC_F_WRITE, "WRITE" },
         { VRING_DESC_F_INDIRECT, "INDIRECT" },
-        { PACKED_AVAIL, "AVAIL" },
-        { PACKED_USED, "USED" },
+        { VIRTQ_PACKED_AVAIL, "AVAIL" },
+        { VIRTQ_PACKED_USED, "USED" },
     };
     size_t start = s->length;
 

@@ -46,6 +46,10 @@
 #include "vhost-log.h"
 #include "vhost-mem.h"
 
+/* A packed descriptor's AVAIL and USED flags, as bits. */
+#define VIRTQ_PACKED_AVAIL (1 << VRING_PACKED_DESC_F_AVAIL)
+#define VIRTQ_PACKED_USED (1 << VRING_PACKED_DESC_F_USED)
+
 /* The largest ring the virtio spec allows. */
 #define VIRTQ_MAX_SIZE 32768
 
@@ -243,13 +247,11 @@ virtq_next_chain(struct virtq *vq, bool device_writes,
     if (vq->packed) {
         const volatile struct vring_packed_desc *d = &vq->desc[vq->avail.idx];
         /* Available in this lap, alone, the right way: one comparison. */
-        const uint16_t mask = ((1 << VRING_PACKED_DESC_F_AVAIL)
-                               | (1 << VRING_PACKED_DESC_F_USED)
+        const uint16_t mask = (VIRTQ_PACKED_AVAIL | VIRTQ_PACKED_USED
                                | VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT
                                | VRING_DESC_F_WRITE);
         uint16_t want = ((vq->avail.wrap
-                          ? 1 << VRING_PACKED_DESC_F_AVAIL
-                          : 1 << VRING_PACKED_DESC_F_USED)
+                          ? VIRTQ_PACKED_AVAIL : VIRTQ_PACKED_USED)
                          | (device_writes ? VRING_DESC_F_WRITE : 0));
         /* Acquire: the rest of the descriptor after its flags; pairs with
          * the driver's write barrier before it flips them. */
@@ -319,9 +321,7 @@ virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
     if (vq->packed) {
         struct vring_packed_desc *desc = &vq->desc[vq->used.idx];
         uint16_t flags = (vq->used.wrap
-                          ? ((1 << VRING_PACKED_DESC_F_AVAIL)
-                             | (1 << VRING_PACKED_DESC_F_USED))
-                          : 0);
+                          ? VIRTQ_PACKED_AVAIL | VIRTQ_PACKED_USED : 0);
 
         if (len) {
             /* The spec's way of saying that 'len' means something. */
