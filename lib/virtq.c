@@ -449,16 +449,6 @@ packed_desc_is_avail(uint16_t flags, bool wrap)
             && !(flags & VIRTQ_PACKED_USED) != !wrap);
 }
 
-static inline void
-packed_advance(struct virtq_pos *pos, uint16_t n, uint16_t size)
-{
-    pos->idx += n;
-    if (pos->idx >= size) {
-        pos->idx -= size;
-        pos->wrap = !pos->wrap;
-    }
-}
-
 /* Adds the buffer of descriptor 'd', or the buffers of the indirect table it
  * points to, to 'chain'.  'alone' says whether 'd' is the whole chain, as a
  * descriptor that points to a table must be. */
@@ -542,7 +532,7 @@ packed_next_chain(struct virtq *vq, bool device_writes,
 
             error = packed_add_desc(vq, &d, alone, device_writes, chain);
         }
-        packed_advance(&pos, 1, vq->size);
+        virtq_packed_advance(&pos, 1, vq->size);
     } while (d.flags & VRING_DESC_F_NEXT);
 
     chain->id = d.id;

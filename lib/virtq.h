@@ -218,6 +218,18 @@ virtq_log_segs(const struct virtq *vq, const struct virtq_seg *segs,
     }
 }
 
+/* Moves 'pos' 'n' slots on in a packed ring of 'size' slots, into the next
+ * lap if it passes the end. */
+static inline void
+virtq_packed_advance(struct virtq_pos *pos, uint16_t n, uint16_t size)
+{
+    pos->idx += n;
+    if (pos->idx >= size) {
+        pos->idx -= size;
+        pos->wrap = !pos->wrap;
+    }
+}
+
 /* Takes the next chain the guest made available and walks it into 'chain',
  * which must consist of device-writable buffers if 'device_writes',
  * otherwise of device-readable ones.  Returns VIRTQ_EMPTY if there is none.
@@ -301,10 +313,7 @@ virtq_next_chain(struct virtq *vq, bool device_writes,
     chain->segs[0].addr = p;
     chain->segs[0].len = len;
     if (vq->packed) {
-        if (++vq->avail.idx == vq->size) {
-            vq->avail.idx = 0;
-            vq->avail.wrap = !vq->avail.wrap;
-        }
+        virtq_packed_advance(&vq->avail, 1, vq->size);
     } else {
         vq->avail.idx++;
     }
@@ -336,11 +345,7 @@ virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
         } else {
             __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
         }
-        vq->used.idx += n_descs;
-        if (vq->used.idx >= vq->size) {
-            vq->used.idx -= vq->size;
-            vq->used.wrap = !vq->used.wrap;
-        }
+        virtq_packed_advance(&vq->used, n_descs, vq->size);
     } else {
         struct vring_used_elem *elem
             = &vq->split.used->ring[vq->used.idx & (vq->size - 1)];
