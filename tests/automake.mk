@@ -22,6 +22,7 @@ VHOST_TESTSUITE_AT = \
 	tests/vhost-migration.at \
 	tests/vhost-qemu.at \
 	tests/vhost-kernel.at \
+	tests/vhost-hosts.at \
 	tests/vhost-faults.at \
 	tests/vhost-scale.at \
 	tests/vhost-fuzz.at

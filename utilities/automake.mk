@@ -1,10 +1,12 @@
-# Tools: the sandbox (the main job), the benchmark, the test guest and VM,
-# our own frontend, the guest side of a tap, the test suites' reaper.
+# Tools: the sandbox (the main job), the hosts of its --ovn layout and of
+# the tests, the benchmark, the test guest and VM, our own frontend, the
+# guest side of a tap, the test suites' reaper.
 EXTRA_DIST += \
 	utilities/ovs-vhost-bench \
 	utilities/ovs-vhost-corelat.c \
 	utilities/ovs-vhost-frontend \
 	utilities/ovs-vhost-guest \
+	utilities/ovs-vhost-hosts \
 	utilities/ovs-vhost-reap \
 	utilities/ovs-vhost-tap-peer
 
