@@ -53,6 +53,7 @@ struct pool_cache {
 struct dp_packet_pool {
     size_t headroom;
     size_t data_size;
+    struct dp_packet_pool *larger; /* For dp_packet_pool_get_room(). */
     size_t elem_size;
     ovsthread_key_t cache_key;  /* Per-thread "struct pool_cache". */
 
@@ -94,14 +95,21 @@ cache_destroy(void *cache_)
     free(cache);
 }
 
-/* The cache this thread used last.  The key in each pool owns the caches
- * (and returns them when a thread exits); this is only a shortcut past the
- * key's lookup, which costs more than the rest of a get or a free. */
-DEFINE_STATIC_PER_THREAD_DATA(struct pool_cache *, last_cache, NULL);
+/* The caches this thread used last, the latest first: as many as a chain of
+ * pools has sizes, so that traffic of mixed sizes does not keep replacing
+ * them.  The key in each pool owns the caches (and returns them when a
+ * thread exits); this is only a shortcut past the key's lookup, which costs
+ * more than the rest of a get or a free. */
+#define N_LAST_CACHES 2
+struct last_caches {
+    struct pool_cache *caches[N_LAST_CACHES];
+};
+DEFINE_STATIC_PER_THREAD_DATA(struct last_caches, last_caches, { { NULL } });
 
 static struct pool_cache *
 cache_get__(struct dp_packet_pool *pool)
 {
+    struct last_caches *last = last_caches_get();
     struct pool_cache *cache = ovsthread_getspecific(pool->cache_key);
 
     if (!cache) {
@@ -109,17 +117,25 @@ cache_get__(struct dp_packet_pool *pool)
         cache->pool = pool;
         ovsthread_setspecific(pool->cache_key, cache);
     }
-    *last_cache_get() = cache;
+    memmove(&last->caches[1], &last->caches[0],
+            (N_LAST_CACHES - 1) * sizeof last->caches[0]);
+    last->caches[0] = cache;
     return cache;
 }
 
 static inline struct pool_cache *
 cache_get(struct dp_packet_pool *pool)
 {
-    struct pool_cache *cache = *last_cache_get();
+    struct last_caches *last = last_caches_get();
 
-    return OVS_LIKELY(cache && cache->pool == pool) ? cache
-                                                     : cache_get__(pool);
+    for (size_t i = 0; i < N_LAST_CACHES; i++) {
+        struct pool_cache *cache = last->caches[i];
+
+        if (OVS_LIKELY(cache && cache->pool == pool)) {
+            return cache;
+        }
+    }
+    return cache_get__(pool);
 }
 
 /* Moves up to CACHE_BATCH packets from the shared list into 'cache', making
@@ -174,6 +190,18 @@ dp_packet_pool_create(size_t headroom, size_t data_size)
     return pool;
 }
 
+/* Makes dp_packet_pool_get_room() take packets too big for 'pool' from
+ * 'larger', which must have the same headroom and more data room.  Call it
+ * before either pool is used. */
+void
+dp_packet_pool_set_larger(struct dp_packet_pool *pool,
+                          struct dp_packet_pool *larger)
+{
+    ovs_assert(larger->headroom == pool->headroom
+               && larger->data_size > pool->data_size);
+    pool->larger = larger;
+}
+
 /* Returns an empty packet with the pool's headroom reserved.  Never fails:
  * the pool grows instead. */
 struct dp_packet *
@@ -203,6 +231,21 @@ dp_packet_pool_get(struct dp_packet_pool *pool)
     return b;
 }
 
+/* Returns an empty packet with the pool's headroom reserved and room for
+ * 'size' bytes of data behind it: from 'pool' or the first pool chained
+ * behind it that is large enough (see dp_packet_pool_set_larger()), or, for
+ * a packet larger than all of them, from malloc(). */
+struct dp_packet *
+dp_packet_pool_get_room(struct dp_packet_pool *pool, size_t size)
+{
+    for (struct dp_packet_pool *p = pool; p; p = p->larger) {
+        if (OVS_LIKELY(size <= p->data_size)) {
+            return dp_packet_pool_get(p);
+        }
+    }
+    return dp_packet_new_with_headroom(size, pool->headroom);
+}
+
 static void
 pool_free(struct dp_packet *b)
 {
@@ -213,12 +256,6 @@ pool_free(struct dp_packet *b)
         cache_flush(cache, CACHE_BATCH);
     }
     cache->elems[cache->n++] = elem;
-}
-
-size_t
-dp_packet_pool_data_size(const struct dp_packet_pool *pool)
-{
-    return pool->data_size;
 }
 
 size_t

@@ -24,7 +24,11 @@
  * bytes of data.  dp_packet_delete() returns them to the pool, from whatever
  * thread deletes them (see patches/dp-packet-pool.patch).  Each thread keeps
  * a small cache, so getting and returning a packet normally takes no lock.
- * The pool grows when it runs dry and never shrinks. */
+ * The pool grows when it runs dry and never shrinks.
+ *
+ * Pools of different sizes may be chained, smallest first, so that
+ * dp_packet_pool_get_room() takes a packet from the first one large enough:
+ * jumbo frames then cost no malloc() either. */
 
 #include <stddef.h>
 
@@ -33,8 +37,11 @@ struct dp_packet_pool;
 
 struct dp_packet_pool *dp_packet_pool_create(size_t headroom,
                                              size_t data_size);
+void dp_packet_pool_set_larger(struct dp_packet_pool *,
+                               struct dp_packet_pool *larger);
 struct dp_packet *dp_packet_pool_get(struct dp_packet_pool *);
-size_t dp_packet_pool_data_size(const struct dp_packet_pool *);
+struct dp_packet *dp_packet_pool_get_room(struct dp_packet_pool *,
+                                          size_t size);
 size_t dp_packet_pool_n_allocated(const struct dp_packet_pool *);
 
 #endif /* dp-packet-pool.h */

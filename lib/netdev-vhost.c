@@ -65,8 +65,12 @@ COVERAGE_DEFINE(netdev_vhost_bad_msg);
  * chatty frontend cannot starve the others. */
 #define EVENTS_PER_TURN 64
 
-/* Receive buffers: a full Ethernet frame with VLAN tags fits. */
+/* Receive buffers: a full Ethernet frame with VLAN tags fits; and jumbo
+ * frames, up to the 9,710-byte MTU that OVS-DPDK allows, with an Ethernet
+ * header and two VLAN tags (14 + 2 * 4 bytes).  Anything larger (a guest's
+ * TCP segmentation offload) is malloc()ed. */
 #define PACKET_POOL_DATA_SIZE 2048
+#define JUMBO_POOL_DATA_SIZE (9710 + 14 + 2 * 4)
 
 struct ovs_mutex netdev_vhost_mutex = OVS_MUTEX_INITIALIZER;
 
@@ -582,6 +586,9 @@ init_once(void)
         vhost_ctl_seq = seq_create();
         packet_pool = dp_packet_pool_create(VHOST_PACKET_HEADROOM,
                                             PACKET_POOL_DATA_SIZE);
+        dp_packet_pool_set_larger(packet_pool,
+                                  dp_packet_pool_create(VHOST_PACKET_HEADROOM,
+                                                        JUMBO_POOL_DATA_SIZE));
         ovs_thread_create("vhost_ctl", vhost_ctl_main, NULL);
         ovsthread_once_done(&once);
     }

@@ -263,11 +263,7 @@ chain_to_packet(const struct virtq_chain *chain,
     memset(&hdr, 0, sizeof hdr);
     segs_read(chain->segs, 0, &hdr, p->hdr_len);
 
-    if (OVS_LIKELY(size <= dp_packet_pool_data_size(pool))) {
-        packet = dp_packet_pool_get(pool);
-    } else {
-        packet = dp_packet_new_with_headroom(size, VHOST_PACKET_HEADROOM);
-    }
+    packet = dp_packet_pool_get_room(pool, size);
     segs_read(chain->segs, p->hdr_len, dp_packet_data(packet), size);
     dp_packet_set_size(packet, size);
 
@@ -315,6 +311,7 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
     uint16_t last_id = 0;
 
     virtq_prefetch(vq, NETDEV_MAX_BURST);
+    virtq_prefetch_buffers(vq, NETDEV_MAX_BURST, false);
     /* At most a batch of chains, good or bad, per call. */
     for (int i = dp_packet_batch_size(batch); i < NETDEV_MAX_BURST; i++) {
         struct dp_packet *packet = NULL;
@@ -773,6 +770,7 @@ vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
     int retries = 0;
 
     virtq_prefetch(vq, n);
+    virtq_prefetch_buffers(vq, n, true);
     for (size_t i = 0; i < n; ) {
         enum enqueue_result result;
 

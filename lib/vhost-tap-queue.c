@@ -499,10 +499,7 @@ frame_to_packet(struct vhost_tap_queue *q, const struct tpacket2_hdr *h,
         packet = recv_large(q, h, vnet);
     } else if (OVS_LIKELY(snaplen == h->tp_len)) {
         memcpy(vnet, (const uint8_t *) h + mac - sizeof *vnet, sizeof *vnet);
-        packet = (snaplen <= dp_packet_pool_data_size(pool)
-                  ? dp_packet_pool_get(pool)
-                  : dp_packet_new_with_headroom(snaplen,
-                                                VHOST_PACKET_HEADROOM));
+        packet = dp_packet_pool_get_room(pool, snaplen);
         memcpy(dp_packet_data(packet), (const uint8_t *) h + mac, snaplen);
         dp_packet_set_size(packet, snaplen);
     } else {
@@ -547,10 +544,7 @@ cut_segments(struct vhost_tap_queue *q, struct dp_packet_pool *pool,
         uint8_t *data;
         struct dp_packet *seg;
 
-        seg = (plan->hdrs_len + len <= dp_packet_pool_data_size(pool)
-               ? dp_packet_pool_get(pool)
-               : dp_packet_new_with_headroom(plan->hdrs_len + len,
-                                             VHOST_PACKET_HEADROOM));
+        seg = dp_packet_pool_get_room(pool, plan->hdrs_len + len);
         data = dp_packet_data(seg);
         virtio_net_tx_segment(q->gso, plan, q->gso_offset, len, data);
         memcpy(data + plan->hdrs_len,

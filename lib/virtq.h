@@ -185,6 +185,8 @@ virtq_rewind(struct virtq *vq, struct virtq_pos pos)
 }
 
 void virtq_prefetch(const struct virtq *, uint16_t n);
+void virtq_prefetch_buffers(const struct virtq *, uint16_t n,
+                            bool for_write);
 void virtq_used_add_in_order(struct virtq *, uint16_t last_id,
                              uint16_t n_chains, uint16_t n_descs);
 bool virtq_publish(struct virtq *);
