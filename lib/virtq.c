@@ -637,8 +637,8 @@ virtq_prefetch(const struct virtq *vq, uint16_t n)
     }
 }
 
-/* Starts loading the cache lines that hold the first 'len' bytes at 'p',
- * to write them if 'for_write'.  For writing the line must come over from
+/* Starts loading the cache lines that hold the first 'len' bytes at
+ * 'start', to write them if 'for_write'.  For writing the line must come over from
  * the driver's core exclusive: a plain prefetch would fetch it shared and
  * the store would still wait for the other copy to be invalidated. */
 static inline void
