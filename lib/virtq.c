@@ -165,6 +165,7 @@ virtq_attach(struct virtq *vq, const struct vhost_mem *mem, bool packed,
         vq->split.used = used;
         vq->used.idx = vq->published.idx = read_u16(&vq->split.used->idx);
     }
+    vq->used_pending = false;
     vq->notified_once = false;
     return 0;
 }
@@ -215,6 +216,7 @@ virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
             return EINVAL;
         }
         vq->avail = vq->used = vq->published = pos;
+        vq->used_pending = false;
     } else {
         vq->avail.idx = vq->avail_idx = base;
     }
@@ -425,6 +427,7 @@ split_publish(struct virtq *vq)
      * the index. */
     __atomic_store_n(&vring->used->idx, htole16(new), __ATOMIC_RELEASE);
     vq->published = vq->used;
+    vq->used_pending = false;
     log_ring(vq);
 
     /* The index must be visible before we read whether the driver wants a
@@ -585,6 +588,7 @@ packed_publish(struct virtq *vq)
     __atomic_store_n(&vq->desc[old.idx].flags, htole16(vq->first_used_flags),
                      __ATOMIC_RELEASE);
     vq->published = vq->used;
+    vq->used_pending = false;
     log_ring(vq);
 
     /* As in split_publish(). */
@@ -638,9 +642,10 @@ virtq_prefetch(const struct virtq *vq, uint16_t n)
 }
 
 /* Starts loading the cache lines that hold the first 'len' bytes at
- * 'start', to write them if 'for_write'.  For writing the line must come over from
- * the driver's core exclusive: a plain prefetch would fetch it shared and
- * the store would still wait for the other copy to be invalidated. */
+ * 'start', to write them if 'for_write'.  For writing, a line must come
+ * over from the driver's core exclusive: a plain prefetch would fetch it
+ * shared, and the store would still wait for the other copy to be
+ * invalidated. */
 static inline void
 prefetch_range(const uint8_t *start, uint32_t len, bool for_write)
 {
@@ -761,8 +766,7 @@ virtq_publish(struct virtq *vq)
 {
     bool need;
 
-    if (vq->used.idx == vq->published.idx
-        && vq->used.wrap == vq->published.wrap) {
+    if (!vq->used_pending) {
         return false;
     }
 
