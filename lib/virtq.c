@@ -165,7 +165,6 @@ virtq_attach(struct virtq *vq, const struct vhost_mem *mem, bool packed,
         vq->split.used = used;
         vq->used.idx = vq->published.idx = read_u16(&vq->split.used->idx);
     }
-    vq->used_pending = false;
     vq->notified_once = false;
     return 0;
 }
@@ -216,7 +215,6 @@ virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
             return EINVAL;
         }
         vq->avail = vq->used = vq->published = pos;
-        vq->used_pending = false;
     } else {
         vq->avail.idx = vq->avail_idx = base;
     }
@@ -427,7 +425,6 @@ split_publish(struct virtq *vq)
      * the index. */
     __atomic_store_n(&vring->used->idx, htole16(new), __ATOMIC_RELEASE);
     vq->published = vq->used;
-    vq->used_pending = false;
     log_ring(vq);
 
     /* The index must be visible before we read whether the driver wants a
@@ -588,7 +585,6 @@ packed_publish(struct virtq *vq)
     __atomic_store_n(&vq->desc[old.idx].flags, htole16(vq->first_used_flags),
                      __ATOMIC_RELEASE);
     vq->published = vq->used;
-    vq->used_pending = false;
     log_ring(vq);
 
     /* As in split_publish(). */
@@ -766,7 +762,8 @@ virtq_publish(struct virtq *vq)
 {
     bool need;
 
-    if (!vq->used_pending) {
+    if (vq->used.idx == vq->published.idx
+        && vq->used.wrap == vq->published.wrap) {
         return false;
     }
 

@@ -142,14 +142,6 @@ struct virtq {
     struct virtq_pos avail;     /* Where the next chain starts. */
     struct virtq_pos used;      /* Next used entry to fill. */
     struct virtq_pos published; /* 'used' as of the last virtq_publish(). */
-    bool used_pending;          /* Has virtq_used_add() filled an entry
-                                 * since?  Not 'used' and 'published'
-                                 * compared: the compiler loads a position
-                                 * whole, a load the store buffer cannot
-                                 * serve from the two pieces of the last
-                                 * virtq_packed_advance(), so it would wait
-                                 * for every older store to drain, those to
-                                 * guest memory too. */
     uint16_t avail_idx;         /* Split: the avail index last read. */
     uint16_t first_used_flags;  /* Packed: flags of the used descriptor at
                                  * 'published', written by virtq_publish()
@@ -348,10 +340,10 @@ virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
         }
         desc->id = htole16(id);
         desc->len = htole32(len);
-        if (!vq->used_pending) {
+        if (vq->used.idx == vq->published.idx
+            && vq->used.wrap == vq->published.wrap) {
             /* The first of the batch: its flags make the batch visible. */
             vq->first_used_flags = flags;
-            vq->used_pending = true;
         } else {
             __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
         }
@@ -363,7 +355,6 @@ virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
         elem->id = htole32(id);
         elem->len = htole32(len);
         vq->used.idx++;
-        vq->used_pending = true;
     }
 }
 
