@@ -311,7 +311,7 @@ vhost_net_dequeue(struct virtq *vq, const struct vhost_net_params *p,
     uint16_t last_id = 0;
 
     virtq_prefetch(vq, NETDEV_MAX_BURST);
-    virtq_prefetch_buffers(vq, NETDEV_MAX_BURST, false);
+    virtq_prefetch_buffers(vq, NETDEV_MAX_BURST, false, 0);
     /* At most a batch of chains, good or bad, per call. */
     for (int i = dp_packet_batch_size(batch); i < NETDEV_MAX_BURST; i++) {
         struct dp_packet *packet = NULL;
@@ -409,6 +409,19 @@ frame_write(const struct frame *f, uint32_t f_ofs,
 
 BUILD_ASSERT_DECL(offsetof(struct virtio_net_hdr_v1, csum_offset) == 8);
 
+/* Copies the 'n' bytes at 'src' to guest memory at 'dst', unless 'dst'
+ * holds them already.  A driver that reuses its receive buffers finds the
+ * same header there from the last lap, and a line we do not write stays
+ * in its cache: see virtq_prefetch_buffers().  What we read is only
+ * compared, so a driver that changes it meanwhile fools only itself. */
+static inline void
+store_if_changed(uint8_t *dst, const void *src, size_t n)
+{
+    if (memcmp(dst, src, n)) {
+        memcpy(dst, src, n);
+    }
+}
+
 /* Writes the virtio-net header 'hdr', with 'num_buffers', the first
  * 'hdr_len' bytes of it, at the start of 'segs'.
  *
@@ -416,8 +429,9 @@ BUILD_ASSERT_DECL(offsetof(struct virtio_net_hdr_v1, csum_offset) == 8);
  * bytes at a time, cannot be forwarded, and such a load waits for every
  * older store to drain, including those to guest memory that the driver's
  * core holds.  Instead each field is read as wide as it was written and
- * the header goes out in two stores: each store to guest memory may wait
- * in the store buffer for its line, and a full store buffer stalls us. */
+ * the header goes out in two stores, each only if it changed: each store
+ * to guest memory may wait in the store buffer for its line, and a full
+ * store buffer stalls us. */
 static void
 write_net_hdr(const struct virtq_seg *segs,
               const struct virtio_net_hdr_v1 *hdr, uint16_t num_buffers,
@@ -435,16 +449,16 @@ write_net_hdr(const struct virtq_seg *segs,
                          | (uint32_t) num_buffers << 16);
 
         head = htole64(head);
-        memcpy(segs[0].addr, &head, sizeof head);
+        store_if_changed(segs[0].addr, &head, sizeof head);
         if (hdr_len >= sizeof *hdr) {
             tail = htole32(tail);
-            memcpy(segs[0].addr + sizeof head, &tail, sizeof tail);
+            store_if_changed(segs[0].addr + sizeof head, &tail, sizeof tail);
         } else {
             /* A legacy header, without 'num_buffers'. */
             uint16_t csum_offset = hdr->csum_offset;
 
-            memcpy(segs[0].addr + sizeof head, &csum_offset,
-                   sizeof csum_offset);
+            store_if_changed(segs[0].addr + sizeof head, &csum_offset,
+                             sizeof csum_offset);
         }
     } else {
         /* A header split across buffers: rare enough to take the copy. */
@@ -770,7 +784,7 @@ vhost_net_enqueue(struct virtq *vq, const struct vhost_net_params *p,
     int retries = 0;
 
     virtq_prefetch(vq, n);
-    virtq_prefetch_buffers(vq, n, true);
+    virtq_prefetch_buffers(vq, n, true, p->hdr_len);
     for (size_t i = 0; i < n; ) {
         enum enqueue_result result;
 

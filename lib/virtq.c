@@ -165,6 +165,7 @@ virtq_attach(struct virtq *vq, const struct vhost_mem *mem, bool packed,
         vq->split.used = used;
         vq->used.idx = vq->published.idx = read_u16(&vq->split.used->idx);
     }
+    vq->n_kept_used = 0;
     vq->notified_once = false;
     return 0;
 }
@@ -218,6 +219,7 @@ virtq_set_base(struct virtq *vq, uint32_t base, char **errp)
     } else {
         vq->avail.idx = vq->avail_idx = base;
     }
+    vq->n_kept_used = 0;
     return 0;
 }
 
@@ -666,6 +668,23 @@ prefetch_range(const uint8_t *start, uint32_t len, bool for_write)
     }
 }
 
+/* Prefetches the first 'len' bytes at 'p', as virtq_prefetch_buffers(). */
+static inline void
+prefetch_buffer(const uint8_t *p, uint32_t len, bool for_write,
+                uint32_t shared_len)
+{
+    if (for_write && shared_len) {
+        const uint8_t *rest = p + MIN(len, shared_len);
+
+        if (((uintptr_t) p ^ (uintptr_t) rest) & ~(uintptr_t) 63) {
+            OVS_PREFETCH(p);
+        }
+        prefetch_range(rest, len - (rest - p), true);
+    } else {
+        prefetch_range(p, len, for_write);
+    }
+}
+
 /* How much of each buffer virtq_prefetch_buffers() asks for: a virtio-net
  * header and the packet headers behind it, or all of a small packet. */
 #define PREFETCH_BUFFER_BYTES 128
@@ -677,12 +696,18 @@ prefetch_range(const uint8_t *start, uint32_t len, bool for_write)
  * series, each a trip to the other core; asked for together here, they
  * overlap.
  *
+ * With 'for_write', a line that holds nothing but the first 'shared_len'
+ * bytes of a buffer is asked for to read: the caller stores only what
+ * changed there (see write_net_hdr()), and a line left unwritten stays in
+ * the driver's cache too, instead of bouncing to us and back each packet.
+ *
  * Only a hint: the descriptors are read but neither taken nor trusted, and
  * virtq_next_chain() reads and checks them again.  A buffer that is not in
  * guest memory is skipped, and a prefetch cannot fault anyway.  Indirect
  * tables are not followed. */
 void
-virtq_prefetch_buffers(const struct virtq *vq, uint16_t n, bool for_write)
+virtq_prefetch_buffers(const struct virtq *vq, uint16_t n, bool for_write,
+                       uint32_t shared_len)
 {
     uint16_t size = vq->size;
 
@@ -704,7 +729,7 @@ virtq_prefetch_buffers(const struct virtq *vq, uint16_t n, bool for_write)
             len = MIN(len, PREFETCH_BUFFER_BYTES);
             p = vhost_mem_gpa_to_hva(vq->mem, le64toh(d->addr), &len);
             if (p && !(flags & VRING_DESC_F_INDIRECT)) {
-                prefetch_range(p, len, for_write);
+                prefetch_buffer(p, len, for_write, shared_len);
             }
             virtq_packed_advance(&pos, 1, size);
         }
@@ -731,7 +756,7 @@ virtq_prefetch_buffers(const struct virtq *vq, uint16_t n, bool for_write)
             len = MIN(len, PREFETCH_BUFFER_BYTES);
             p = vhost_mem_gpa_to_hva(vq->mem, le64toh(d->addr), &len);
             if (p && !(le16toh(d->flags) & VRING_DESC_F_INDIRECT)) {
-                prefetch_range(p, len, for_write);
+                prefetch_buffer(p, len, for_write, shared_len);
             }
         }
     }
@@ -767,6 +792,7 @@ virtq_publish(struct virtq *vq)
         return false;
     }
 
+    virtq_flush_used(vq);
     need = vq->packed ? packed_publish(vq) : split_publish(vq);
     if (!vq->notified_once) {
         /* A driver may have set up its suppression before we attached:
@@ -775,6 +801,41 @@ virtq_publish(struct virtq *vq)
         return true;
     }
     return need;
+}
+
+/* Writes the used entries virtq_used_add() kept into the ring, but for the
+ * flags of a packed ring's first unpublished entry, which virtq_publish()
+ * writes last: until then the driver sees none of them. */
+void
+virtq_flush_used(struct virtq *vq)
+{
+    const struct virtq_used_entry *e = vq->kept_used;
+    const struct virtq_used_entry *end = e + vq->n_kept_used;
+
+    if (vq->packed) {
+        for (; e < end; e++) {
+            struct vring_packed_desc *desc = &vq->desc[e->slot];
+
+            desc->id = htole16(e->id);
+            desc->len = htole32(e->len);
+            if (e->slot == vq->published.idx) {
+                /* The batch's first: no later entry takes its slot, as a
+                 * batch takes at most the ring. */
+                vq->first_used_flags = e->flags;
+            } else {
+                __atomic_store_n(&desc->flags, htole16(e->flags),
+                                 __ATOMIC_RELEASE);
+            }
+        }
+    } else {
+        for (; e < end; e++) {
+            struct vring_used_elem *elem = &vq->split.used->ring[e->slot];
+
+            elem->id = htole32(e->id);
+            elem->len = htole32(e->len);
+        }
+    }
+    vq->n_kept_used = 0;
 }
 
 /* Interrupts the guest, if it gave us a way to.  Returns true if it did. */

@@ -125,6 +125,18 @@ struct virtq_pos {
     bool wrap;
 };
 
+/* A used entry that virtq_used_add() keeps until virtq_flush_used(). */
+struct virtq_used_entry {
+    uint16_t slot;              /* Where in the ring it goes. */
+    uint16_t id;
+    uint32_t len;
+    uint16_t flags;             /* Packed. */
+};
+
+/* How many used entries virtq_used_add() keeps at most: a batch of 32
+ * packets in two buffers each.  One more writes them out early. */
+#define VIRTQ_MAX_KEPT_USED 64
+
 struct virtq {
     bool packed;                /* VIRTIO_F_RING_PACKED negotiated. */
     bool event_idx;             /* VIRTIO_RING_F_EVENT_IDX negotiated. */
@@ -146,6 +158,8 @@ struct virtq {
     uint16_t first_used_flags;  /* Packed: flags of the used descriptor at
                                  * 'published', written by virtq_publish()
                                  * so that the guest sees a batch at once. */
+    uint16_t n_kept_used;       /* Used entries in 'kept_used'. */
+    struct virtq_used_entry kept_used[VIRTQ_MAX_KEPT_USED];
     bool notified_once;         /* Has the guest ever been notified? */
     int call_fd;                /* Eventfd that notifies the guest, or -1. */
     int kick_fd;                /* Eventfd the guest kicks, or -1: for a
@@ -186,7 +200,7 @@ virtq_rewind(struct virtq *vq, struct virtq_pos pos)
 
 void virtq_prefetch(const struct virtq *, uint16_t n);
 void virtq_prefetch_buffers(const struct virtq *, uint16_t n,
-                            bool for_write);
+                            bool for_write, uint32_t shared_len);
 void virtq_used_add_in_order(struct virtq *, uint16_t last_id,
                              uint16_t n_chains, uint16_t n_descs);
 bool virtq_publish(struct virtq *);
@@ -322,38 +336,39 @@ virtq_next_chain(struct virtq *vq, bool device_writes,
     return VIRTQ_OK;
 }
 
+void virtq_flush_used(struct virtq *);
+
 /* Fills the next used entry with the chain of 'id' that took 'n_descs'
  * slots (a virtq_chain's members), of which the device wrote 'len' bytes.
  * The guest does not see it until virtq_publish().  Inline: once a packet
- * each way. */
+ * each way.
+ *
+ * The entry is kept here and written with the rest of the batch by
+ * virtq_flush_used(): the driver polls the line that holds the next used
+ * entry, and written one packet at a time, between the copies, that line
+ * would go to our core and back for each entry in it. */
 static inline ALWAYS_INLINE void
 virtq_used_add(struct virtq *vq, uint16_t id, uint16_t n_descs, uint32_t len)
 {
-    if (vq->packed) {
-        struct vring_packed_desc *desc = &vq->desc[vq->used.idx];
-        uint16_t flags = (vq->used.wrap
-                          ? VIRTQ_PACKED_AVAIL | VIRTQ_PACKED_USED : 0);
+    struct virtq_used_entry *e;
 
+    if (OVS_UNLIKELY(vq->n_kept_used >= VIRTQ_MAX_KEPT_USED)) {
+        virtq_flush_used(vq);
+    }
+    e = &vq->kept_used[vq->n_kept_used++];
+    e->id = id;
+    e->len = len;
+    if (vq->packed) {
+        e->slot = vq->used.idx;
+        e->flags = (vq->used.wrap
+                    ? VIRTQ_PACKED_AVAIL | VIRTQ_PACKED_USED : 0);
         if (len) {
             /* The spec's way of saying that 'len' means something. */
-            flags |= VRING_DESC_F_WRITE;
-        }
-        desc->id = htole16(id);
-        desc->len = htole32(len);
-        if (vq->used.idx == vq->published.idx
-            && vq->used.wrap == vq->published.wrap) {
-            /* The first of the batch: its flags make the batch visible. */
-            vq->first_used_flags = flags;
-        } else {
-            __atomic_store_n(&desc->flags, htole16(flags), __ATOMIC_RELEASE);
+            e->flags |= VRING_DESC_F_WRITE;
         }
         virtq_packed_advance(&vq->used, n_descs, vq->size);
     } else {
-        struct vring_used_elem *elem
-            = &vq->split.used->ring[vq->used.idx & (vq->size - 1)];
-
-        elem->id = htole32(id);
-        elem->len = htole32(len);
+        e->slot = vq->used.idx & (vq->size - 1);
         vq->used.idx++;
     }
 }
